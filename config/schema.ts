@@ -1,0 +1,175 @@
+/**
+ * The environment file schema: `config/<env>.yaml` is parsed against it at the boundary.
+ *
+ * Every message is written as `problem\nfix`; `config/load.ts` turns it into
+ * `<file>: '<field>' <problem> (got <value>). <fix>`.
+ */
+import { z } from "zod";
+import { parseCidr } from "../lib/cidr.ts";
+
+/** Builds a message that the loader splits into the problem and its fix. */
+export function rule(problem: string, fix: string): string {
+  return `${problem}\n${fix}`;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
+const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const REGION = /^[a-z]+-[a-z]+[0-9]{1,2}$/;
+const ZONE = /^[a-z]+-[a-z]+[0-9]{1,2}-[a-z]$/;
+const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+/** `registry/path[:tag]@sha256:<64 hex>` or `registry/path:tag`. */
+const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+const cidr = (what: string) =>
+  z.string().refine((v) => parseCidr(v)?.family === 4, {
+    error: rule(`is not an IPv4 CIDR block with its host bits clear`, `Write ${what} as a.b.c.d/n, e.g. 10.0.0.0/20.`),
+  });
+
+const anyCidr = z.string().refine((v) => parseCidr(v) !== undefined, {
+  error: rule("is not an IPv4 or IPv6 CIDR block with its host bits clear", "Write it as a.b.c.d/n or x:y::/n."),
+});
+
+const hhmm = z.string().regex(HHMM, { error: rule("is not a time of day", "Write it as HH:MM in UTC, e.g. 03:00.") });
+
+const image = z.string().regex(IMAGE, {
+  error: rule("is not a container image reference", "Write it as registry/path@sha256:<64 hex> (or registry/path:tag outside production)."),
+});
+
+const count = (min: number, max: number) =>
+  z.number().int({ error: rule("is not a whole number", `Use a whole number from ${min} to ${max}.`) }).min(min, {
+    error: rule(`is below ${min}`, `Use a whole number from ${min} to ${max}.`),
+  }).max(max, { error: rule(`is above ${max}`, `Use a whole number from ${min} to ${max}.`) });
+
+const machineType = z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, {
+  error: rule("is not a Compute Engine machine type", "Use a type such as e2-standard-4."),
+});
+
+const nodePool = z.strictObject({
+  /** @default - see example.yaml */
+  machineType,
+  minNodes: count(0, 100),
+  maxNodes: count(1, 1000),
+  diskSizeGb: count(20, 2000).default(100),
+});
+
+const releaseChannel = z.enum(["RAPID", "REGULAR", "STABLE"], {
+  error: rule("is not a GKE release channel", "Use REGULAR or STABLE (RAPID only outside production)."),
+});
+
+/** The whole environment file. */
+export const configSchema = z.strictObject({
+  /** Prefix of every resource name. */
+  name: z.string().regex(NAME, {
+    error: rule("is not a valid name prefix", "Use 2-20 lowercase letters, digits or hyphens, starting with a letter."),
+  }),
+  /** Environment name; must equal the file name. */
+  environment: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
+    error: rule("is not a valid environment name", "Use lowercase letters, digits and hyphens, matching the file name."),
+  }),
+  /** Turns on the production-only rules (digests, no placeholders, regional HA). */
+  production: z.boolean({ error: rule("is not a boolean", "Write true or false.") }),
+  project: z.strictObject({
+    id: z.string({ error: rule("is missing", "Set project.id to the Google Cloud project id.") }).regex(PROJECT_ID, {
+      error: rule("is not a Google Cloud project id", "Use 6-30 lowercase letters, digits or hyphens, starting with a letter."),
+    }),
+    region: z.string({ error: rule("is missing", "Set project.region, e.g. us-central1.") }).regex(REGION, {
+      error: rule("is not a Google Cloud region", "Use a region name such as us-central1 or europe-west4."),
+    }),
+    zones: z
+      .array(z.string().regex(ZONE, { error: rule("is not a zone name", "Use a zone such as us-central1-a.") }))
+      .min(1, { error: rule("is empty", "List at least one zone of the region.") }),
+  }),
+  labels: z
+    .record(
+      // No hyphen: cdktf rewrites `-` to `_` in provider-level maps (default_labels).
+      z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a valid label key", "Use lowercase letters, digits and _ (no -: the provider's default_labels would rename it).") }),
+      z.string().regex(/^[a-z0-9_-]{0,63}$/, { error: rule("is not a valid label value", "Use lowercase letters, digits, _ and -.") }),
+    )
+    .default({}),
+  state: z.strictObject({
+    /** GCS bucket that holds every stack's Terraform state. */
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, {
+      error: rule("is not a valid bucket name", "Use 3-63 lowercase letters, digits, _ or -."),
+    }),
+    location: z.string().regex(/^[A-Z0-9-]+$/i, { error: rule("is not a bucket location", "Use a location such as US or us-central1.") }),
+    /** Days before a non-current state version is deleted. */
+    keepVersionsDays: count(1, 3650).default(90),
+    /**
+     * Where the bootstrap stack keeps its own state: `local` (a relative file) for the very
+     * first apply, before the bucket exists; then `gcs` (see docs/adr/0003).
+     */
+    bootstrapBackend: z.enum(["gcs", "local"], { error: rule("is not a backend kind", "Use gcs (or local for the first bootstrap apply only).") }).default("gcs"),
+    /** KMS key rotation period in days (state and cluster secrets keys). */
+    kmsRotationDays: count(1, 365).default(90),
+  }),
+  network: z.strictObject({
+    nodeCidr: cidr("network.nodeCidr"),
+    podCidr: cidr("network.podCidr"),
+    serviceCidr: cidr("network.serviceCidr"),
+    controlPlaneCidr: cidr("network.controlPlaneCidr"),
+    privateServicesCidr: cidr("network.privateServicesCidr"),
+    flowLogSampling: z.number().min(0).max(1).default(0.5),
+  }),
+  cluster: z.strictObject({
+    releaseChannel,
+    /** Daily maintenance window start (UTC). */
+    maintenanceStart: hhmm,
+    /** Networks allowed to reach the private endpoint, beside the IAM-authenticated DNS endpoint. */
+    authorizedNetworks: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: rule("is not a valid name", "Use lowercase letters, digits and hyphens.") }), cidr("each authorized network"))
+      .default({}),
+    binaryAuthorization: z.boolean().default(false),
+    nodeLocalDns: z.boolean().default(false),
+    systemPool: nodePool,
+    sandboxPool: nodePool,
+  }),
+  images: z.strictObject({
+    api: image,
+    runner: image,
+    migrate: image,
+  }),
+  api: z.strictObject({
+    port: count(1024, 65535),
+    callbackPort: count(1024, 65535),
+    minReplicas: count(2, 100),
+    maxReplicas: count(2, 500),
+  }),
+  database: z.strictObject({
+    version: z.enum(["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], {
+      error: rule("is not a supported Cloud SQL PostgreSQL version", "Use POSTGRES_16 or POSTGRES_17."),
+    }),
+    tier: z.string().regex(/^db-[a-z0-9-]+$/, { error: rule("is not a Cloud SQL tier", "Use a tier such as db-custom-2-7680.") }),
+    availability: z.enum(["ZONAL", "REGIONAL"], { error: rule("is not an availability type", "Use ZONAL or REGIONAL.") }),
+    databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a database name", "Use lowercase letters, digits and _.") }),
+    backupStart: hhmm,
+    retainedBackups: count(1, 365).default(14),
+  }),
+  edge: z.strictObject({
+    domain: z.string().regex(HOSTNAME, { error: rule("is not a DNS name", "Use a fully qualified name such as plue.example.com.") }),
+    cloudflareZoneId: z.string().regex(/^[a-f0-9]{32}$/, { error: rule("is not a Cloudflare zone id", "Copy the 32-hex-digit zone id from the Cloudflare dashboard.") }),
+    /** Cloudflare's published ranges; Cloud Armor allows only these. */
+    cloudflareRanges: z.strictObject({
+      source: z.string().min(1),
+      retrieved: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: rule("is not a date", "Write it as YYYY-MM-DD.") }),
+      cidrs: z.array(anyCidr).min(1),
+    }),
+  }),
+  /** The private CA and the certificates of origin protection (see `pki/`). */
+  pki: z.strictObject({
+    /** Private store (keys), relative to the repository root; git-ignored. */
+    dir: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: rule("is not a relative path", "Use a path such as .pki/example.") }),
+    /** Committed public certificates the plan reads (CA and client certificate). */
+    publicDir: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: rule("is not a relative path", "Use a path such as config/pki/example.") }),
+    organization: z.string().min(1).max(64),
+    caValidityDays: count(30, 7300).default(3650),
+    clientValidityDays: count(1, 825).default(365),
+    /** Hostnames of the origin certificate (Cloudflare Origin CA). */
+    originHostnames: z.array(z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+      error: rule("is not a hostname", "Use a name such as plue.example.com or *.plue.example.com."),
+    })).min(1),
+  }),
+});
+
+/** Validated configuration, as the stacks and charts receive it. */
+export type PlueConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,124 @@
+import type { Construct } from "constructs";
+import { TerraformOutput } from "cdktf";
+import { ProjectService } from "@cdktf/provider-google/lib/project-service";
+import { ProjectIamAuditConfig } from "@cdktf/provider-google/lib/project-iam-audit-config";
+import { KmsKeyRing } from "@cdktf/provider-google/lib/kms-key-ring";
+import { KmsCryptoKey } from "@cdktf/provider-google/lib/kms-crypto-key";
+import { KmsCryptoKeyIamMember } from "@cdktf/provider-google/lib/kms-crypto-key-iam-member";
+import { DataGoogleStorageProjectServiceAccount } from "@cdktf/provider-google/lib/data-google-storage-project-service-account";
+import { StorageBucket } from "@cdktf/provider-google/lib/storage-bucket";
+import { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucket-iam-member";
+import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
+import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
+import { names } from "../lib/names.ts";
+
+/** Google APIs the plan uses; enabled once here, never disabled on destroy. */
+export const REQUIRED_SERVICES = [
+  "certificatemanager.googleapis.com",
+  "cloudkms.googleapis.com",
+  "compute.googleapis.com",
+  "container.googleapis.com",
+  "iam.googleapis.com",
+  "iamcredentials.googleapis.com",
+  "logging.googleapis.com",
+  "monitoring.googleapis.com",
+  "networksecurity.googleapis.com",
+  "secretmanager.googleapis.com",
+  "servicenetworking.googleapis.com",
+  "sqladmin.googleapis.com",
+  "storage.googleapis.com",
+] as const;
+
+/** Services whose data access is audit-logged (who read a secret, a key, the state). */
+export const AUDITED_SERVICES = ["cloudkms.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com"] as const;
+
+/**
+ * The `bootstrap` stack: project APIs, audit logging, the KMS key ring, and the encrypted,
+ * versioned, private Terraform state bucket every other stack's backend points at, plus the
+ * CI deployer identity.
+ * @see https://cloud.google.com/docs/terraform/resource-management/store-state
+ */
+export class BootstrapStack extends PlueStack {
+  /** The state bucket. */
+  readonly stateBucket: StorageBucket;
+  /** The key ring that holds the state and cluster keys. */
+  readonly keyRing: KmsKeyRing;
+
+  constructor(scope: Construct, id: string, props: PlueStackProps) {
+    super(scope, id, { ...props, localBackend: props.config.state.bootstrapBackend === "local" });
+    const { config } = props;
+    const n = names(config);
+    const rotationPeriod = `${config.state.kmsRotationDays * 86400}s`;
+
+    const services = REQUIRED_SERVICES.map(
+      (service) =>
+        new ProjectService(this, `service-${service.split(".")[0]}`, {
+          service,
+          disableOnDestroy: false,
+          disableDependentServices: false,
+        }),
+    );
+
+    for (const service of AUDITED_SERVICES) {
+      new ProjectIamAuditConfig(this, `audit-${service.split(".")[0]}`, {
+        project: config.project.id,
+        service,
+        auditLogConfig: [{ logType: "ADMIN_READ" }, { logType: "DATA_READ" }, { logType: "DATA_WRITE" }],
+      });
+    }
+
+    this.keyRing = new KmsKeyRing(this, "key-ring", {
+      name: n.keyRing,
+      location: config.project.region,
+      dependsOn: services,
+      lifecycle: { preventDestroy: true },
+    });
+    const stateKey = new KmsCryptoKey(this, "state-key", {
+      name: n.stateKey,
+      keyRing: this.keyRing.id,
+      purpose: "ENCRYPT_DECRYPT",
+      rotationPeriod,
+      lifecycle: { preventDestroy: true },
+    });
+    const gcsAgent = new DataGoogleStorageProjectServiceAccount(this, "gcs-agent", {});
+    const agentCanUseKey = new KmsCryptoKeyIamMember(this, "state-key-gcs-agent", {
+      cryptoKeyId: stateKey.id,
+      role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+      member: `serviceAccount:${gcsAgent.emailAddress}`,
+    });
+
+    this.stateBucket = new StorageBucket(this, "state-bucket", {
+      name: config.state.bucket,
+      location: config.state.location,
+      storageClass: "STANDARD",
+      forceDestroy: false,
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: "enforced",
+      versioning: { enabled: true },
+      encryption: { defaultKmsKeyName: stateKey.id },
+      lifecycleRule: [
+        {
+          action: { type: "Delete" },
+          condition: { daysSinceNoncurrentTime: config.state.keepVersionsDays, withState: "ARCHIVED" },
+        },
+      ],
+      dependsOn: [agentCanUseKey],
+      lifecycle: { preventDestroy: true },
+    });
+
+    const ci = new ServiceAccount(this, "ci-identity", {
+      accountId: n.ciServiceAccount,
+      displayName: "plue-infra CI deployer (cdktf deploy)",
+      description: "Used by CI through Workload Identity Federation; no keys are ever created for it.",
+      dependsOn: services,
+    });
+    new StorageBucketIamMember(this, "state-bucket-ci", {
+      bucket: this.stateBucket.name,
+      role: "roles/storage.objectUser",
+      member: ci.member,
+    });
+
+    new TerraformOutput(this, "state-bucket-name", { value: this.stateBucket.name });
+    new TerraformOutput(this, "ci-service-account", { value: ci.email });
+  }
+}
