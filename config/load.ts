@@ -51,6 +51,12 @@ function fromIssue(file: string, raw: unknown, issue: core.$ZodIssue): string {
       .map((k) => line(file, [...issue.path, k], "is not a known field", valueAt(raw, [...issue.path, k]), "Remove it or check its spelling."))
       .join("\n");
   }
+  if (issue.code === "invalid_key") {
+    const key = issue.path[issue.path.length - 1];
+    const inner = issue.issues[0]?.message ?? "";
+    const [problem, fix] = inner.includes("\n") ? inner.split("\n", 2) : ["is not a valid key", "Rename it."];
+    return line(file, issue.path, problem ?? "is not a valid key", key, fix ?? "Rename it.");
+  }
   const value = valueAt(raw, issue.path);
   const [problem, fix] = issue.message.includes("\n") ? issue.message.split("\n", 2) : [undefined, undefined];
   if (problem !== undefined && fix !== undefined && !(value === undefined && issue.code === "invalid_type")) {
@@ -190,7 +196,13 @@ export function parseConfigText(text: string, file: string, envName: string): Pl
       doc.errors.map((e) => `${file}: line ${(e.linePos?.[0]?.line ?? 0)} is not valid YAML (${e.code}). ${e.message.split("\n")[0]}`),
     );
   }
-  return validateConfig(doc.toJS(), file, envName);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError([`${file}: is not valid YAML (${(e as Error).message.split("\n")[0]}). Fix the document structure.`]);
+  }
+  return validateConfig(raw, file, envName);
 }
 
 /**

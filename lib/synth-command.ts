@@ -1,0 +1,86 @@
+/**
+ * The `synth` command as a function: parses arguments, validates the environment file, and
+ * writes the plan atomically. `main.ts` runs it on the process; tests run it in-process.
+ */
+import { existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
+import { synthPlan } from "./plan.ts";
+
+/** Usage text of `npm run synth`. */
+export const SYNTH_HELP = `Usage: npm run synth -- [--env <name>] [--out <dir>]
+
+Synthesizes the whole plan for one environment:
+  <out>/stacks/<stack>/cdk.tf.json   every cdktf stack
+  <out>/k8s/<chart>.k8s.yaml         every cdk8s chart
+
+Options:
+  --env <name>   environment file config/<name>.yaml (default: example)
+  --out <dir>    output directory (default: $CDKTF_OUTDIR, else cdktf.out)
+  --config-dir <dir>
+                 directory of environment files (default: the repository's config/)
+  -h, --help     show this help
+
+Exit codes: 0 synthesized; 2 invalid arguments or configuration (nothing written);
+1 internal failure (nothing written).`;
+
+/** What a command run produced. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Where the command reads and writes; defaults are the repository's. */
+export interface SynthCommandOptions {
+  /** Directory holding `<env>.yaml` files. @default the repository's config/ */
+  readonly configDir?: string;
+  /** Base for a relative `--out`. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+/** Runs `synth` with `argv` (without the program name). Never throws for bad input. */
+export function synthCommand(argv: readonly string[], options: SynthCommandOptions = {}): CommandResult {
+  let values: { env?: string | undefined; out?: string | undefined; "config-dir"?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { env: { type: "string" }, out: { type: "string" }, "config-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (e) {
+    return { code: 2, stdout: "", stderr: `synth: ${(e as Error).message}\n\n${SYNTH_HELP}\n` };
+  }
+  if (values.help) return { code: 0, stdout: `${SYNTH_HELP}\n`, stderr: "" };
+
+  const env = values.env ?? "example";
+  // `cdktf synth` (the CLI) passes its output directory in CDKTF_OUTDIR.
+  const outArg = values.out ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
+  const out = resolve(options.cwd ?? process.cwd(), outArg);
+
+  let config;
+  try {
+    const configDir = values["config-dir"] ? resolve(options.cwd ?? process.cwd(), values["config-dir"]) : (options.configDir ?? CONFIG_DIR);
+    config = loadConfig(env, configDir);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const n = e.problems.length;
+    return { code: 2, stdout: "", stderr: `${n} problem${n === 1 ? "" : "s"} in the configuration; nothing was written:\n${e.message}\n` };
+  }
+
+  // Synthesize next to the target, then swap: `out` holds either the old plan or the new one.
+  const staging = mkdtempSync(resolve(dirname(out), `.${basename(out)}.staging-`));
+  try {
+    synthPlan(config, staging);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    return { code: 1, stdout: "", stderr: `synth: failed, nothing was written: ${(e as Error).message}\n` };
+  }
+  const previous = `${staging}.previous`;
+  if (existsSync(out)) renameSync(out, previous);
+  renameSync(staging, out);
+  rmSync(previous, { recursive: true, force: true });
+  return { code: 0, stdout: `synthesized environment '${env}' to ${outArg}/\n`, stderr: "" };
+}

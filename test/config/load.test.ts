@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { exampleRaw, problemsOf, PROBLEM_LINE } from "../support/config.ts";
+
+/** Applies `mutate` to a copy of the example and returns the problems. */
+function broken(mutate: (c: Record<string, any>) => void): string[] {
+  const raw = exampleRaw();
+  mutate(raw);
+  const problems = problemsOf(raw);
+  for (const p of problems) expect(p).toMatch(PROBLEM_LINE);
+  return problems;
+}
+
+function production(mutate: (c: Record<string, any>) => void = () => {}): string[] {
+  return broken((c) => {
+    c.production = true;
+    mutate(c);
+  });
+}
+
+describe("config validation", () => {
+  it("accepts the example environment", () => {
+    expect(problemsOf(exampleRaw())).toEqual([]);
+  });
+
+  it("fails if the project id is missing", () => {
+    expect(broken((c) => delete c.project.id)).toEqual([expect.stringContaining("'project.id' is missing")]);
+  });
+
+  it("fails if the project id is malformed", () => {
+    expect(broken((c) => (c.project.id = "Bad_Project"))[0]).toContain(`'project.id' is not a Google Cloud project id (got "Bad_Project")`);
+  });
+
+  it("fails if the region is malformed", () => {
+    const p = broken((c) => (c.project.region = "us central"));
+    expect(p.some((l) => l.includes(`'project.region' is not a Google Cloud region (got "us central")`))).toBe(true);
+  });
+
+  it("fails if a zone is not in the region", () => {
+    expect(broken((c) => (c.project.zones = ["europe-west4-a"]))).toEqual([
+      expect.stringContaining(`'project.zones[0]' is not a zone of region us-central1`),
+    ]);
+  });
+
+  it("fails if a zone is listed twice", () => {
+    expect(broken((c) => (c.project.zones = ["us-central1-a", "us-central1-a"]))[0]).toContain("lists a zone twice");
+  });
+
+  it("fails if CIDR blocks overlap, naming both fields and the fix", () => {
+    expect(broken((c) => (c.network.podCidr = "10.8.0.0/14"))).toEqual([
+      `config/example.yaml: 'network.podCidr' overlaps 'network.nodeCidr' (got "10.8.0.0/14"). Pick a range outside 10.10.0.0/20.`,
+    ]);
+  });
+
+  it("fails if a CIDR is malformed or has host bits set", () => {
+    expect(broken((c) => (c.network.nodeCidr = "10.10.0.1/20"))[0]).toContain("'network.nodeCidr' is not an IPv4 CIDR block");
+    expect(broken((c) => (c.network.serviceCidr = "300.0.0.0/8"))[0]).toContain("'network.serviceCidr'");
+  });
+
+  it("fails if the control plane range is not a /28", () => {
+    expect(broken((c) => (c.network.controlPlaneCidr = "172.16.0.0/24"))[0]).toContain("is not a /28 block");
+  });
+
+  it("fails if the private services range is smaller than a /24", () => {
+    expect(broken((c) => (c.network.privateServicesCidr = "10.30.0.0/26"))[0]).toContain("smaller than a /24");
+  });
+
+  it("fails if an unknown field is present (a typo must not be silently ignored)", () => {
+    expect(broken((c) => (c.cluster.sandboxPol = {}))).toEqual([expect.stringContaining("'cluster.sandboxPol' is not a known field")]);
+  });
+
+  it("fails if a value has the wrong type", () => {
+    expect(broken((c) => (c.production = "yes"))[0]).toContain(`'production' is not a boolean (got "yes")`);
+  });
+
+  it("fails if a pool's minimum exceeds its maximum", () => {
+    expect(broken((c) => (c.cluster.sandboxPool.minNodes = 9))[0]).toContain("'cluster.sandboxPool.minNodes' is above");
+  });
+
+  it("fails if the API runs fewer than 2 replicas", () => {
+    expect(broken((c) => (c.api.minReplicas = 1))[0]).toContain("'api.minReplicas' is below 2");
+  });
+
+  it("fails if the callback port equals the API port", () => {
+    expect(broken((c) => (c.api.callbackPort = c.api.port))[0]).toContain("'api.callbackPort' equals 'api.port'");
+  });
+
+  it("fails if the environment name does not match the file", () => {
+    expect(broken((c) => (c.environment = "prod"))[0]).toContain("'environment' does not match the file name");
+  });
+
+  it("fails if a label key has a hyphen (the provider would rename it)", () => {
+    expect(broken((c) => (c.labels = { "team-name": "x" }))[0]).toContain("is not a valid label key");
+  });
+
+  it("fails if an image reference is malformed", () => {
+    expect(broken((c) => (c.images.api = "not an image"))[0]).toContain("'images.api' is not a container image reference");
+  });
+
+  it("reports every problem at once", () => {
+    const p = broken((c) => {
+      delete c.project.id;
+      c.project.region = "nowhere";
+      c.network.podCidr = c.network.nodeCidr;
+    });
+    expect(p.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("fails if a production image is not pinned by digest", () => {
+    expect(production((c) => (c.images.api = "ghcr.io/plue/api:latest")).join("\n")).toContain("'images.api' is not pinned by digest (production)");
+  });
+
+  it("fails if production keeps placeholder values", () => {
+    const p = production().join("\n");
+    expect(p).toContain("'project.id' holds a placeholder value (production)");
+    expect(p).toContain("'edge.domain' holds a placeholder value (production)");
+    expect(p).toContain("'images.runner' carries a placeholder digest (production)");
+    expect(p).toContain("'edge.cloudflareZoneId' holds a placeholder value (production)");
+  });
+
+  it("fails if production is not regional HA", () => {
+    const p = production((c) => (c.project.zones = ["us-central1-a"])).join("\n");
+    expect(p).toContain("'project.zones' lists fewer than 3 zones (production)");
+    expect(p).toContain("'database.availability' is not REGIONAL (production)");
+  });
+
+  it("fails if production uses the RAPID release channel", () => {
+    expect(production((c) => (c.cluster.releaseChannel = "RAPID")).join("\n")).toContain("'cluster.releaseChannel' is RAPID (production)");
+  });
+});

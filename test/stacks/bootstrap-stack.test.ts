@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { only, resources, stack, stackText } from "../support/plan.ts";
+import { REQUIRED_SERVICES } from "../../stacks/bootstrap-stack.ts";
+
+const tf = stack("bootstrap");
+const bucket = only(tf, "google_storage_bucket");
+const stateKey = resources(tf, "google_kms_crypto_key")["state-key"] as Record<string, any>;
+
+describe("bootstrap stack", () => {
+  it("matches the snapshot", () => {
+    expect(stackText("bootstrap")).toMatchSnapshot();
+  });
+
+  it("keeps its own state in the state bucket under its own prefix", () => {
+    expect(tf.terraform.backend?.gcs).toEqual({ bucket: "plue-example-tfstate", prefix: "example/bootstrap" });
+  });
+
+  it("versions the state bucket", () => {
+    expect(bucket.versioning).toEqual({ enabled: true });
+  });
+
+  it("enforces uniform bucket-level access and public access prevention", () => {
+    expect(bucket.uniform_bucket_level_access).toBe(true);
+    expect(bucket.public_access_prevention).toBe("enforced");
+  });
+
+  it("encrypts the state bucket with the CMEK state key", () => {
+    expect(bucket.encryption).toEqual({ default_kms_key_name: "${google_kms_crypto_key.state-key.id}" });
+  });
+
+  it("lets the Cloud Storage service agent use the key before the bucket is created", () => {
+    const member = resources(tf, "google_kms_crypto_key_iam_member")["state-key-gcs-agent"] as Record<string, any>;
+    expect(member.role).toBe("roles/cloudkms.cryptoKeyEncrypterDecrypter");
+    expect(member.member).toBe("serviceAccount:${data.google_storage_project_service_account.gcs-agent.email_address}");
+    expect(bucket.depends_on).toContain("google_kms_crypto_key_iam_member.state-key-gcs-agent");
+  });
+
+  it("rotates the state key on the configured period", () => {
+    expect(stateKey.rotation_period).toBe(`${90 * 86400}s`);
+  });
+
+  it("never force-destroys the state bucket and protects bucket and keys from destroy", () => {
+    expect(bucket.force_destroy).toBe(false);
+    expect(bucket.lifecycle).toEqual({ prevent_destroy: true });
+    expect(stateKey.lifecycle).toEqual({ prevent_destroy: true });
+    expect(only(tf, "google_kms_key_ring").lifecycle).toEqual({ prevent_destroy: true });
+  });
+
+  it("expires non-current state versions only after the retention period", () => {
+    expect(bucket.lifecycle_rule).toEqual([{ action: { type: "Delete" }, condition: { days_since_noncurrent_time: 90, with_state: "ARCHIVED" } }]);
+  });
+
+  it("audit-logs data access to KMS, Secret Manager and Storage", () => {
+    const audited = Object.values(resources(tf, "google_project_iam_audit_config")).map((a) => a.service);
+    expect(audited.sort()).toEqual(["cloudkms.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com"]);
+    for (const a of Object.values(resources(tf, "google_project_iam_audit_config"))) {
+      expect((a.audit_log_config as { log_type: string }[]).map((c) => c.log_type)).toEqual(["ADMIN_READ", "DATA_READ", "DATA_WRITE"]);
+    }
+  });
+
+  it("enables every API the plan needs and never disables one on destroy", () => {
+    const services = Object.values(resources(tf, "google_project_service"));
+    expect(services.map((s) => s.service).sort()).toEqual([...REQUIRED_SERVICES].sort());
+    for (const s of services) expect(s.disable_on_destroy).toBe(false);
+  });
+
+  it("gives the CI identity object access to the state bucket only, and creates no key for it", () => {
+    const grant = only(tf, "google_storage_bucket_iam_member");
+    expect(grant.role).toBe("roles/storage.objectUser");
+    expect(grant.member).toBe("${google_service_account.ci-identity.member}");
+    expect(tf.resource?.google_service_account_key).toBeUndefined();
+    expect(tf.resource?.google_project_iam_member).toBeUndefined();
+  });
+});
