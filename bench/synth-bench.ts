@@ -94,8 +94,11 @@ async function series(label: string, n: number, make: (out: string) => [string, 
   return { label, runs: n, wallMs: stats(samples.map((s) => s.ms)), peakRssMb: stats(samples.map((s) => s.peakMb)) };
 }
 
-const tsx = import.meta.resolve("tsx");
-const direct = await series("synth (node --import tsx main.ts)", runs, (out) => [process.execPath, ["--import", tsx, "main.ts", "--out", out], process.env]);
+// Exactly the command `npm run synth` runs (package.json), without npm's own process around it.
+const synthScript = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: { synth: string } }).scripts.synth;
+const [program, ...synthArgs] = synthScript.split(/\s+/);
+if (program !== "node") throw new Error(`bench expects the synth script to start with node (got: ${synthScript})`);
+const direct = await series(`synth (${synthScript})`, runs, (out) => [process.execPath, [...synthArgs, "--out", out], process.env]);
 const cli = cliRuns > 0
   ? await series("cdktf synth (CLI)", cliRuns, (out) => [join(REPO, "node_modules", ".bin", "cdktf"), ["synth", "--output", out], { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" }])
   : undefined;
@@ -106,10 +109,10 @@ if (values.json) {
   process.stdout.write(`${JSON.stringify({ results, budget: BUDGET, withinBudget }, null, 2)}\n`);
 } else {
   const f = (x: number) => x.toFixed(0).padStart(6);
-  process.stdout.write(`${"".padEnd(36)}  runs   wall ms (min/median/max)   peak RSS MB (min/median/max)\n`);
+  process.stdout.write(`${"".padEnd(56)}  runs   wall ms (min/median/max)   peak RSS MB (min/median/max)\n`);
   for (const r of results) {
     process.stdout.write(
-      `${r.label.padEnd(36)}  ${String(r.runs).padStart(4)}  ${f(r.wallMs.min)} ${f(r.wallMs.median)} ${f(r.wallMs.max)}      ${f(r.peakRssMb.min)} ${f(r.peakRssMb.median)} ${f(r.peakRssMb.max)}\n`,
+      `${r.label.padEnd(56)}  ${String(r.runs).padStart(4)}  ${f(r.wallMs.min)} ${f(r.wallMs.median)} ${f(r.wallMs.max)}      ${f(r.peakRssMb.min)} ${f(r.peakRssMb.median)} ${f(r.peakRssMb.max)}\n`,
     );
   }
   process.stdout.write(

@@ -10,6 +10,7 @@ import { stringify } from "yaml";
 import type { PlueConfig } from "../config/schema.ts";
 import { BootstrapStack } from "../stacks/bootstrap-stack.ts";
 import { NetworkStack } from "../stacks/network-stack.ts";
+import { ClusterStack } from "../stacks/cluster-stack.ts";
 import type { PlueStack } from "../stacks/plue-stack.ts";
 import { NamespacesChart } from "../charts/namespaces-chart.ts";
 
@@ -35,8 +36,10 @@ export function buildPlan(config: PlueConfig, outdir: string): Plan {
   const bootstrap = new BootstrapStack(app, "bootstrap", { config });
   const network = new NetworkStack(app, "network", { config });
   network.addDependency(bootstrap);
+  const cluster = new ClusterStack(app, "cluster", { config });
+  cluster.addDependency(network);
 
-  return { app, stacks: [bootstrap, network], charts };
+  return { app, stacks: [bootstrap, network, cluster], charts };
 }
 
 /** Renders a chart's objects as a multi-document YAML file (stable key order as built). */

@@ -1,0 +1,71 @@
+import type { Construct } from "constructs";
+import { TerraformOutput } from "cdktf";
+import { GoogleBetaProvider } from "@cdktf/provider-google-beta/lib/provider";
+import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
+import { HardenedCluster } from "../constructs/hardened-cluster.ts";
+import { SandboxNodePool } from "../constructs/sandbox-node-pool.ts";
+import { keyRingId, names, networkId } from "../lib/names.ts";
+
+/** Name of the gVisor pool (charts select it through GKE's own sandbox label). */
+export const SANDBOX_POOL_NAME = "sandbox";
+
+/**
+ * The `cluster` stack: the private, hardened regional GKE cluster, its system/API pool, and
+ * the GKE Sandbox (gVisor) pool that only runner pods may use.
+ */
+export class ClusterStack extends PlueStack {
+  readonly gke: HardenedCluster;
+  readonly sandboxPool: SandboxNodePool;
+
+  constructor(scope: Construct, id: string, props: PlueStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const n = names(config);
+    const c = config.cluster;
+
+    const beta = new GoogleBetaProvider(this, "google-beta", {
+      project: config.project.id,
+      region: config.project.region,
+      defaultLabels: { ...config.labels, environment: config.environment },
+    });
+
+    this.gke = new HardenedCluster(this, "gke", {
+      projectId: config.project.id,
+      name: n.cluster,
+      region: config.project.region,
+      nodeLocations: config.project.zones,
+      network: networkId(config),
+      subnetwork: `projects/${config.project.id}/regions/${config.project.region}/subnetworks/${n.subnet}`,
+      podsRangeName: n.podsRange,
+      servicesRangeName: n.servicesRange,
+      controlPlaneCidr: config.network.controlPlaneCidr,
+      authorizedNetworks: c.authorizedNetworks,
+      releaseChannel: c.releaseChannel,
+      maintenanceStart: c.maintenanceStart,
+      binaryAuthorization: c.binaryAuthorization,
+      nodeLocalDns: c.nodeLocalDns,
+      keyRingId: keyRingId(config),
+      secretsKeyName: n.clusterSecretsKey,
+      keyRotationDays: config.state.kmsRotationDays,
+      nodeServiceAccountId: n.nodeServiceAccount,
+      systemPool: c.systemPool,
+    });
+
+    this.sandboxPool = new SandboxNodePool(this, "sandbox", {
+      provider: beta,
+      cluster: this.gke.cluster.id,
+      name: SANDBOX_POOL_NAME,
+      location: config.project.region,
+      nodeLocations: config.project.zones,
+      machineType: c.sandboxPool.machineType,
+      diskSizeGb: c.sandboxPool.diskSizeGb,
+      minNodes: c.sandboxPool.minNodes,
+      maxNodes: c.sandboxPool.maxNodes,
+      serviceAccount: this.gke.nodeServiceAccount.email,
+    });
+
+    new TerraformOutput(this, "cluster-name", { value: this.gke.cluster.name });
+    new TerraformOutput(this, "cluster-location", { value: this.gke.cluster.location });
+    new TerraformOutput(this, "dns-endpoint", { value: this.gke.cluster.controlPlaneEndpointsConfig.dnsEndpointConfig.endpoint });
+  }
+}
