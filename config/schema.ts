@@ -53,6 +53,18 @@ const nodePool = z.strictObject({
   diskSizeGb: count(20, 2000).default(100),
 });
 
+const quantity = (what: string) =>
+  z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, {
+    error: rule(`is not a Kubernetes ${what} quantity`, "Write it as e.g. 500m, 2, 512Mi or 4Gi."),
+  });
+
+/** Requests = limits (Guaranteed QoS): cpu, memory and ephemeral storage of one container. */
+const resources = z.strictObject({
+  cpu: quantity("CPU"),
+  memory: quantity("memory"),
+  ephemeralStorage: quantity("storage"),
+});
+
 const releaseChannel = z.enum(["RAPID", "REGULAR", "STABLE"], {
   error: rule("is not a GKE release channel", "Use REGULAR or STABLE (RAPID only outside production)."),
 });
@@ -134,6 +146,23 @@ export const configSchema = z.strictObject({
     callbackPort: count(1024, 65535),
     minReplicas: count(2, 100),
     maxReplicas: count(2, 500),
+    /** Path the probes and the load balancer's health check request. */
+    healthPath: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, { error: rule("is not a URL path", "Write it as /path, e.g. /api/health.") }).default("/api/health"),
+    resources: resources.default({ cpu: "500m", memory: "512Mi", ephemeralStorage: "1Gi" }),
+    /** Git over SSH: a TCP LoadBalancer Service on port 22. Off unless asked for. */
+    ssh: z.strictObject({
+      enabled: z.boolean(),
+      port: count(1024, 65535).default(2222),
+      sourceRanges: z.array(anyCidr).default([]),
+    }).default({ enabled: false, port: 2222, sourceRanges: [] }),
+  }),
+  /** Limits of one runner (agent/workflow) pod and of the runners namespace. */
+  runner: z.strictObject({
+    resources: resources.default({ cpu: "2", memory: "4Gi", ephemeralStorage: "2Gi" }),
+    /** Most runner pods at once (ResourceQuota). */
+    maxPods: count(1, 1000).default(20),
+    /** Longest a runner pod may run, in seconds. */
+    maxRuntimeSeconds: count(60, 86400).default(3600),
   }),
   database: z.strictObject({
     version: z.enum(["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], {
@@ -154,6 +183,43 @@ export const configSchema = z.strictObject({
       retrieved: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: rule("is not a date", "Write it as YYYY-MM-DD.") }),
       cidrs: z.array(anyCidr).min(1),
     }),
+    /** Requests per minute per client IP on /api/auth/* (Cloud Armor). */
+    authRateLimitPerMinute: count(1, 10000).default(10),
+    /** Validity of the Cloudflare Origin CA certificate the load balancer serves. */
+    originCertValidityDays: z.union([z.literal(7), z.literal(30), z.literal(90), z.literal(365), z.literal(730), z.literal(1095), z.literal(5475)], {
+      error: rule("is not a validity Cloudflare's Origin CA offers", "Use 7, 30, 90, 365, 730, 1095 or 5475."),
+    }).default(365),
+  }),
+  /**
+   * Secrets in Google Secret Manager, keyed by a stable name (the secret id is `<name>-<key>`).
+   * Values never appear here or in the plan; they are added out of band (README, "Secrets").
+   */
+  secrets: z.strictObject({
+    /** Replica locations; empty = automatic replication. */
+    replicaLocations: z.array(z.string().regex(REGION, { error: rule("is not a region", "Use a region such as us-central1.") })).default([]),
+    /** Pub/Sub topic (full id) that receives rotation reminders. @default - no rotation notifications */
+    rotationTopic: z.string().regex(/^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/, {
+      error: rule("is not a Pub/Sub topic id", "Write it as projects/<project>/topics/<topic>."),
+    }).optional(),
+    items: z.record(
+      z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, { error: rule("is not a secret name", "Use lowercase letters, digits and hyphens.") }),
+      z.strictObject({
+        description: z.string().min(1).max(200),
+        /** Who reads it: the API, the schema Job, or Terraform at apply time (edge). */
+        consumers: z.array(z.enum(["api", "migrate", "edge", "data"], { error: rule("is not a consumer", "Use api, migrate, edge or data.") })).min(1),
+        /** Environment variable name in the consumer's Secret (api, migrate). */
+        env: z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: rule("is not an environment variable name", "Use UPPER_SNAKE_CASE.") }).optional(),
+        /** Rotation reminder period in days. @default - no rotation schedule */
+        rotationDays: count(1, 3650).optional(),
+      }),
+    ),
+  }),
+  externalSecrets: z.strictObject({
+    /** Version of the `external-secrets` chart from https://charts.external-secrets.io. */
+    chartVersion: z.string().regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { error: rule("is not an exact chart version", "Pin an exact version such as 2.0.1.") }),
+    namespace: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/).default("external-secrets"),
+    /** How often ExternalSecrets re-read Secret Manager. */
+    refreshInterval: z.string().regex(/^[0-9]+(s|m|h)$/, { error: rule("is not a duration", "Write it as e.g. 1h or 15m.") }).default("1h"),
   }),
   /** The private CA and the certificates of origin protection (see `pki/`). */
   pki: z.strictObject({
