@@ -53,3 +53,34 @@ export function networkId(config: PlueConfig): string {
 export function keyRingId(config: PlueConfig): string {
   return `projects/${config.project.id}/locations/${config.project.region}/keyRings/${names(config).keyRing}`;
 }
+
+/** Secret Manager secret id of a configured secret: `<prefix>-<name>`. */
+export function secretId(config: PlueConfig, name: string): string {
+  return `${config.name}-${name}`;
+}
+
+/**
+ * The in-cluster names every chart and stack agree on: namespaces, service accounts, pod
+ * labels, and the Secrets that External Secrets writes. One place, so a rename is one edit.
+ */
+export const K8S = {
+  namespaces: { api: "api", runners: "runners" },
+  /** `app.kubernetes.io/name` of each workload's pods. */
+  apps: { api: "api", runner: "runner", migrate: "schema-migrate" },
+  serviceAccounts: { api: "api", runner: "runner", migrate: "schema-migrate" },
+  /** Secrets created by ExternalSecrets (target.creationPolicy: Owner). */
+  secrets: { api: "api-env", migrate: "schema-migrate-env" },
+  /** Name of the standalone NEG the edge load balancer uses (one per zone). */
+  apiNeg: "api-neg",
+  /** Label that GKE puts on gVisor nodes, and the RuntimeClass name. */
+  sandboxNodeLabel: "sandbox.gke.io/runtime",
+  runtimeClass: "gvisor",
+} as const;
+
+/** The database user the API and the schema Job connect as (password in Secret Manager). */
+export const DB_USER = "plue_app";
+
+/** Secret Manager secret id holding the Cloud SQL private IP (written by the data stack, not a secret value). */
+export function dbHostSecretId(config: PlueConfig): string {
+  return `${config.name}-db-host`;
+}
