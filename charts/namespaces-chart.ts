@@ -1,7 +1,9 @@
 import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
-import { KubeNamespace, KubeNetworkPolicy } from "cdk8s-plus-28/lib/imports/k8s";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { PlueConfig } from "../config/schema.ts";
+import { k8s } from "./k8s-object.ts";
 
 /** Namespaces the workloads chart owns (External Secrets' namespace belongs to the platform stack). */
 export const WORKLOAD_NAMESPACES = ["api", "runners"] as const;
@@ -30,10 +32,14 @@ export class NamespacesChart extends Chart {
   constructor(scope: Construct, id: string, props: NamespacesChartProps) {
     super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
     for (const ns of WORKLOAD_NAMESPACES) {
-      new KubeNamespace(this, `ns-${ns}`, {
+      k8s<INamespace>(this, `ns-${ns}`, {
+        apiVersion: "v1",
+        kind: "Namespace",
         metadata: { name: ns, labels: { ...RESTRICTED_PSA_LABELS, "kubernetes.io/metadata.name": ns } },
       });
-      new KubeNetworkPolicy(this, `default-deny-${ns}`, {
+      k8s<INetworkPolicy>(this, `default-deny-${ns}`, {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
         metadata: { name: "default-deny-all", namespace: ns },
         spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
       });

@@ -10,7 +10,7 @@ import { configSchema, type PlueConfig } from "./schema.ts";
 import { cidrsOverlap, parseCidr, type Cidr } from "../lib/cidr.ts";
 
 /** The repository's `config/` directory. */
-export const CONFIG_DIR = fileURLToPath(new URL(".", import.meta.url));
+export const CONFIG_DIR = fileURLToPath(new URL("../config/", import.meta.url));
 
 /** Invalid configuration: `problems` holds one formatted line per problem. */
 export class ConfigError extends Error {

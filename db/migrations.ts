@@ -14,10 +14,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Absolute path of the repository's migrations directory (`db/migrations`). */
-export const DEFAULT_MIGRATIONS_DIR: string = fileURLToPath(new URL("./migrations", import.meta.url));
+export const DEFAULT_MIGRATIONS_DIR: string = fileURLToPath(new URL("../db/migrations", import.meta.url));
 
 /** Absolute path of the migration runner script (`db/migrate.sh`). */
-export const RUNNER_SCRIPT_PATH: string = fileURLToPath(new URL("./migrate.sh", import.meta.url));
+export const RUNNER_SCRIPT_PATH: string = fileURLToPath(new URL("../db/migrate.sh", import.meta.url));
 
 /**
  * File names the runner accepts: a 4-digit version, an underscore, a

@@ -18,6 +18,9 @@ import type { PlueStack } from "../stacks/plue-stack.ts";
 import { NamespacesChart } from "../charts/namespaces-chart.ts";
 import { ExternalSecretsChart } from "../charts/external-secrets-chart.ts";
 import { SchemaJobChart } from "../charts/schema-job-chart.ts";
+import { RunnerSandboxChart } from "../charts/runner-sandbox-chart.ts";
+import { NetworkPoliciesChart } from "../charts/network-policies-chart.ts";
+import { ApiChart } from "../charts/api-chart.ts";
 
 /** cdktf feature flags (what `cdktf init` writes to cdktf.json), passed directly to the app. */
 const CDKTF_CONTEXT = {
@@ -39,8 +42,11 @@ export function buildCharts(config: PlueConfig): { charts: Chart[]; schemaJob: S
   const schemaJob = new SchemaJobChart(k8s, "schema-job", { config });
   const charts: Chart[] = [
     new NamespacesChart(k8s, "namespaces", { config }),
+    new RunnerSandboxChart(k8s, "runner-sandbox", { config }),
+    new NetworkPoliciesChart(k8s, "network-policies", { config }),
     new ExternalSecretsChart(k8s, "external-secrets", { config }),
     schemaJob,
+    new ApiChart(k8s, "api", { config }),
   ];
   return { charts, schemaJob };
 }

@@ -15,7 +15,8 @@ declare module "vitest" {
 export default function setup(project: TestProject): () => void {
   const root = mkdtempSync(join(tmpdir(), "plue-plan-"));
   const planDir = join(root, "cdktf.out");
-  const run = spawnSync(process.execPath, ["--import", "tsx", "main.ts", "--out", planDir], { encoding: "utf8" });
+  // Exactly what `npm run synth` runs (see package.json), into a temp directory.
+  const run = spawnSync(process.execPath, ["--max-semi-space-size=2", "bin/synth.mjs", "--out", planDir], { encoding: "utf8" });
   if (run.status !== 0) {
     throw new Error(`npm run synth failed (exit ${run.status}):\n${run.stderr}${run.stdout}`);
   }

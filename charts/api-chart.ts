@@ -1,0 +1,160 @@
+import { Chart } from "cdk8s";
+import type { Construct } from "constructs";
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { IContainerPort } from "kubernetes-models/v1/ContainerPort";
+import type { IProbe } from "kubernetes-models/v1/Probe";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import type { PlueConfig } from "../config/schema.ts";
+import { K8S } from "../lib/names.ts";
+import { RUNNER_POD_TEMPLATE } from "./runner-sandbox-chart.ts";
+import { k8s } from "./k8s-object.ts";
+import { guaranteedResources, NOT_ON_SANDBOX_NODES, restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./restricted.ts";
+
+/** Props of {@link ApiChart}. */
+export interface ApiChartProps {
+  /** The validated environment. */
+  readonly config: PlueConfig;
+}
+
+/** Email of the API's Google service account (Workload Identity). */
+export function apiGoogleServiceAccount(config: PlueConfig): string {
+  return `${config.name}-api@${config.project.id}.iam.gserviceaccount.com`;
+}
+
+/**
+ * The Plue API: a Deployment of at least two replicas spread across zones and never on the
+ * gVisor pool, with restricted containers, probes, env from the Secret External Secrets
+ * writes, a Workload Identity service account; a Service with a standalone NEG for the edge
+ * load balancer; an HPA and a PodDisruptionBudget; and, when enabled, Git over SSH on a TCP
+ * load balancer limited to configured source ranges.
+ * @see https://cloud.google.com/kubernetes-engine/docs/how-to/standalone-neg
+ */
+export class ApiChart extends Chart {
+  constructor(scope: Construct, id: string, props: ApiChartProps) {
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
+    const { config } = props;
+    const ns = K8S.namespaces.api;
+    const a = config.api;
+    const labels = { "app.kubernetes.io/name": K8S.apps.api };
+
+    k8s<IServiceAccount>(this, "api-sa", {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: K8S.serviceAccounts.api, namespace: ns, annotations: { "iam.gke.io/gcp-service-account": apiGoogleServiceAccount(config) } },
+      automountServiceAccountToken: false,
+    });
+
+    const ports: IContainerPort[] = [
+      { name: "http", containerPort: a.port, protocol: "TCP" },
+      { name: "callback", containerPort: a.callbackPort, protocol: "TCP" },
+      ...(a.ssh.enabled ? [{ name: "ssh", containerPort: a.ssh.port, protocol: "TCP" as const }] : []),
+    ];
+    const probe = (extra: Partial<IProbe>): IProbe => ({ httpGet: { path: a.healthPath, port: "http" }, timeoutSeconds: 2, ...extra });
+
+    k8s<IDeployment>(this, "api", {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "api", namespace: ns, labels },
+      spec: {
+        replicas: a.minReplicas,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: labels },
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels: { ...labels, "app.kubernetes.io/part-of": config.name } },
+          spec: {
+            serviceAccountName: K8S.serviceAccounts.api,
+            // The API starts runner pods through the Kubernetes API, so it needs its token.
+            automountServiceAccountToken: true,
+            enableServiceLinks: false,
+            securityContext: restrictedPodSecurityContext(),
+            affinity: NOT_ON_SANDBOX_NODES,
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels } },
+              { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } },
+            ],
+            terminationGracePeriodSeconds: 30,
+            containers: [
+              {
+                name: "api",
+                image: config.images.api,
+                imagePullPolicy: "IfNotPresent",
+                ports,
+                envFrom: [{ secretRef: { name: K8S.secrets.api } }],
+                env: [
+                  { name: "PORT", value: String(a.port) },
+                  { name: "CALLBACK_PORT", value: String(a.callbackPort) },
+                  { name: "RUNNER_NAMESPACE", value: K8S.namespaces.runners },
+                  { name: "RUNNER_POD_TEMPLATE", value: RUNNER_POD_TEMPLATE },
+                  ...(a.ssh.enabled ? [{ name: "SSH_PORT", value: String(a.ssh.port) }] : []),
+                ],
+                startupProbe: probe({ periodSeconds: 2, failureThreshold: 30 }),
+                readinessProbe: probe({ periodSeconds: 5, failureThreshold: 3 }),
+                livenessProbe: probe({ periodSeconds: 10, failureThreshold: 3 }),
+                securityContext: restrictedContainerSecurityContext(),
+                resources: guaranteedResources(a.resources),
+                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+              },
+            ],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "128Mi" } }],
+          },
+        },
+      },
+    });
+
+    k8s<IService>(this, "api-service", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: {
+        name: "api",
+        namespace: ns,
+        annotations: { "cloud.google.com/neg": JSON.stringify({ exposed_ports: { [String(a.port)]: { name: K8S.apiNeg } } }) },
+      },
+      spec: {
+        type: "ClusterIP",
+        selector: labels,
+        ports: [
+          { name: "http", port: a.port, targetPort: "http", protocol: "TCP" },
+          { name: "callback", port: a.callbackPort, targetPort: "callback", protocol: "TCP" },
+        ],
+      },
+    });
+
+    k8s<IHorizontalPodAutoscaler>(this, "api-hpa", {
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name: "api", namespace: ns },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "api" },
+        minReplicas: a.minReplicas,
+        maxReplicas: a.maxReplicas,
+        metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
+      },
+    });
+
+    k8s<IPodDisruptionBudget>(this, "api-pdb", {
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: { name: "api", namespace: ns },
+      spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+    });
+
+    if (a.ssh.enabled) {
+      k8s<IService>(this, "api-ssh", {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "api-ssh", namespace: ns },
+        spec: {
+          type: "LoadBalancer",
+          externalTrafficPolicy: "Local",
+          loadBalancerSourceRanges: [...a.ssh.sourceRanges],
+          selector: labels,
+          ports: [{ name: "ssh", port: 22, targetPort: "ssh", protocol: "TCP" }],
+        },
+      });
+    }
+  }
+}

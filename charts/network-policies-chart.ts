@@ -1,0 +1,110 @@
+import { Chart } from "cdk8s";
+import type { Construct } from "constructs";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { INetworkPolicyEgressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule";
+import type { INetworkPolicyIngressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule";
+import { k8s } from "./k8s-object.ts";
+
+type ILabelSelector = NonNullable<INetworkPolicy["spec"]>["podSelector"];
+import type { PlueConfig } from "../config/schema.ts";
+import { K8S } from "../lib/names.ts";
+import { ANTHROPIC_API_HOST, ANTHROPIC_API_RANGES, GOOGLE_API_VIPS, GOOGLE_LB_RANGES, METADATA_SERVER_IP } from "../lib/ranges.ts";
+import { DNS_PORTS, dnsPeers, tcp } from "./restricted.ts";
+
+/** Props of {@link NetworkPoliciesChart}. */
+export interface NetworkPoliciesChartProps {
+  /** The validated environment. */
+  readonly config: PlueConfig;
+}
+
+/**
+ * The allowed flows, on top of the default-deny policy in every namespace (namespaces chart).
+ * Runner pods reach DNS, `api.anthropic.com:443` (by name through a GKE FQDNNetworkPolicy, and
+ * by Anthropic's published ranges through a NetworkPolicy, so the rule holds on any dataplane)
+ * and the API's callback port — nothing else: not the metadata server, the database, other
+ * namespaces, or the internet. Nothing reaches a runner. The API accepts the load balancer on
+ * its port and runners on the callback port, and reaches DNS, Cloud SQL, Google APIs, the
+ * metadata server (Workload Identity) and the Kubernetes API (to start runners).
+ * @see https://cloud.google.com/kubernetes-engine/docs/how-to/fqdn-network-policies
+ */
+export class NetworkPoliciesChart extends Chart {
+  constructor(scope: Construct, id: string, props: NetworkPoliciesChartProps) {
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
+    const { config } = props;
+    const runners = K8S.namespaces.runners;
+    const api = K8S.namespaces.api;
+    const runnerPods: ILabelSelector = { matchLabels: { "app.kubernetes.io/name": K8S.apps.runner } };
+    const apiPods: ILabelSelector = { matchLabels: { "app.kubernetes.io/name": K8S.apps.api } };
+    const dns: INetworkPolicyEgressRule = { to: dnsPeers(config.cluster.nodeLocalDns), ports: DNS_PORTS };
+
+    const egress = (name: string, namespace: string, podSelector: ILabelSelector, rules: INetworkPolicyEgressRule[]) =>
+      k8s<INetworkPolicy>(this, `${namespace}-${name}`, {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name, namespace },
+        spec: { podSelector, policyTypes: ["Egress"], egress: rules },
+      });
+    const ingress = (name: string, namespace: string, podSelector: ILabelSelector, rules: INetworkPolicyIngressRule[]) =>
+      k8s<INetworkPolicy>(this, `${namespace}-${name}`, {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name, namespace },
+        spec: { podSelector, policyTypes: ["Ingress"], ingress: rules },
+      });
+
+    // --- runners: egress only, no ingress rule at all ------------------------------------
+    egress("runner-egress-dns", runners, runnerPods, [dns]);
+    egress("runner-egress-anthropic", runners, runnerPods, [
+      { to: ANTHROPIC_API_RANGES.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(443)] },
+    ]);
+    egress("runner-egress-api-callback", runners, runnerPods, [
+      {
+        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": api } }, podSelector: apiPods }],
+        ports: [tcp(config.api.callbackPort)],
+      },
+    ]);
+    k8s(this, "runners-runner-egress-anthropic-fqdn", {
+      apiVersion: "networking.gke.io/v1alpha1",
+      kind: "FQDNNetworkPolicy",
+      metadata: { name: "runner-egress-anthropic-fqdn", namespace: runners },
+      spec: {
+        podSelector: runnerPods,
+        egress: [{ matches: [{ name: ANTHROPIC_API_HOST }], ports: [{ protocol: "TCP", port: 443 }] }],
+      },
+    });
+
+    // --- api ----------------------------------------------------------------------------
+    ingress("api-ingress-load-balancer", api, apiPods, [
+      { from: GOOGLE_LB_RANGES.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(config.api.port)] },
+    ]);
+    ingress("api-ingress-runner-callback", api, apiPods, [
+      {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": runners } }, podSelector: runnerPods }],
+        ports: [tcp(config.api.callbackPort)],
+      },
+    ]);
+    if (config.api.ssh.enabled) {
+      ingress("api-ingress-ssh", api, apiPods, [
+        { from: config.api.ssh.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(config.api.ssh.port)] },
+      ]);
+    }
+    egress("api-egress-dns", api, apiPods, [dns]);
+    egress("api-egress-cloud-sql", api, apiPods, [{ to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }], ports: [tcp(5432)] }]);
+    egress("api-egress-google", api, apiPods, [
+      { to: GOOGLE_API_VIPS.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(443)] },
+      { to: [{ ipBlock: { cidr: `${METADATA_SERVER_IP}/32` } }], ports: [tcp(80), tcp(988)] },
+    ]);
+    k8s(this, "api-api-egress-google-fqdn", {
+      apiVersion: "networking.gke.io/v1alpha1",
+      kind: "FQDNNetworkPolicy",
+      metadata: { name: "api-egress-google-fqdn", namespace: api },
+      spec: {
+        podSelector: apiPods,
+        egress: [{ matches: [{ pattern: "*.googleapis.com" }], ports: [{ protocol: "TCP", port: 443 }] }],
+      },
+    });
+    // The API server's private endpoint lives in the control plane range; Dataplane V2
+    // applies policy after the kubernetes.default Service is translated to it.
+    egress("api-egress-kubernetes-api", api, apiPods, [{ to: [{ ipBlock: { cidr: config.network.controlPlaneCidr } }], ports: [tcp(443)] }]);
+  }
+}

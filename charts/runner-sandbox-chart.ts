@@ -1,0 +1,266 @@
+import { Chart } from "cdk8s";
+import type { Construct } from "constructs";
+import type { ILimitRange } from "kubernetes-models/v1/LimitRange";
+import type { IPodTemplate } from "kubernetes-models/v1/PodTemplate";
+import type { IResourceQuota } from "kubernetes-models/v1/ResourceQuota";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
+import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
+import type { PlueConfig } from "../config/schema.ts";
+import { K8S } from "../lib/names.ts";
+import { k8s } from "./k8s-object.ts";
+import { guaranteedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SANDBOX_TOLERATION } from "./restricted.ts";
+
+/** Props of {@link RunnerSandboxChart}. */
+export interface RunnerSandboxChartProps {
+  /** The validated environment. */
+  readonly config: PlueConfig;
+}
+
+/** Name of the PodTemplate the API copies to start agent and workflow pods. */
+export const RUNNER_POD_TEMPLATE = "runner";
+
+/** Names of the admission policies (cluster-scoped). */
+export const RUNNER_POLICY = "plue-runner-sandbox";
+export const SANDBOX_RESERVED_POLICY = "plue-sandbox-pool-reserved";
+
+/**
+ * Every container (init containers included) of the pod under review, for CEL rules.
+ * Ephemeral containers cannot be added without `pods/ephemeralcontainers`, which nobody in
+ * `runners` is granted.
+ */
+const CONTAINERS = "object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])";
+
+/** The rules a runner pod must satisfy, each with the message the API server returns. */
+export const RUNNER_POD_RULES: readonly { readonly expression: string; readonly message: string }[] = [
+  { expression: "has(object.spec.runtimeClassName) && object.spec.runtimeClassName == 'gvisor'", message: "runner pods must set runtimeClassName: gvisor" },
+  {
+    expression: "has(object.spec.nodeSelector) && 'sandbox.gke.io/runtime' in object.spec.nodeSelector && object.spec.nodeSelector['sandbox.gke.io/runtime'] == 'gvisor'",
+    message: "runner pods must select the gVisor pool (nodeSelector sandbox.gke.io/runtime: gvisor)",
+  },
+  { expression: "has(object.spec.automountServiceAccountToken) && object.spec.automountServiceAccountToken == false", message: "runner pods must set automountServiceAccountToken: false" },
+  {
+    expression: "!has(object.spec.hostNetwork) || object.spec.hostNetwork == false",
+    message: "runner pods must not use the host network",
+  },
+  {
+    expression: "has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot == true",
+    message: "runner pods must set securityContext.runAsNonRoot: true",
+  },
+  {
+    expression: "has(object.spec.securityContext) && has(object.spec.securityContext.seccompProfile) && object.spec.securityContext.seccompProfile.type == 'RuntimeDefault'",
+    message: "runner pods must set securityContext.seccompProfile.type: RuntimeDefault",
+  },
+  {
+    expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem == true)",
+    message: "every runner container must set readOnlyRootFilesystem: true",
+  },
+  {
+    expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && c.securityContext.allowPrivilegeEscalation == false)",
+    message: "every runner container must set allowPrivilegeEscalation: false",
+  },
+  {
+    expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.capabilities) && has(c.securityContext.capabilities.drop) && 'ALL' in c.securityContext.capabilities.drop && (!has(c.securityContext.capabilities.add) || size(c.securityContext.capabilities.add) == 0))",
+    message: "every runner container must drop ALL capabilities and add none",
+  },
+  {
+    expression: "variables.containers.all(c, !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
+    message: "runner containers must not be privileged",
+  },
+  {
+    expression: "variables.containers.all(c, has(c.resources) && has(c.resources.limits) && 'cpu' in c.resources.limits && 'memory' in c.resources.limits && 'ephemeral-storage' in c.resources.limits)",
+    message: "every runner container must set cpu, memory and ephemeral-storage limits",
+  },
+];
+
+/**
+ * The runner sandbox in the `runners` namespace: the hardened pod template the API uses to
+ * start agent and workflow pods (gVisor, sandbox pool, restricted security context, limits,
+ * no service-account token), and the enforcement around it — a ValidatingAdmissionPolicy that
+ * rejects any runner pod that drifts from it, a second one that keeps every other Plue pod off
+ * the gVisor pool, a ResourceQuota and LimitRange, and RBAC that lets only the API's service
+ * account manage runner pods (nothing cluster-wide).
+ * @see https://cloud.google.com/kubernetes-engine/docs/how-to/sandbox-pods
+ * @see https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/
+ */
+export class RunnerSandboxChart extends Chart {
+  constructor(scope: Construct, id: string, props: RunnerSandboxChartProps) {
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
+    const { config } = props;
+    const ns = K8S.namespaces.runners;
+    const r = config.runner.resources;
+    const podLabels = { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name };
+
+    // No IAM binding exists for this account: a runner has no Google identity at all.
+    k8s<IServiceAccount>(this, "runner-sa", {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: K8S.serviceAccounts.runner, namespace: ns },
+      automountServiceAccountToken: false,
+    });
+
+    k8s<IPodTemplate>(this, "runner-template", {
+      apiVersion: "v1",
+      kind: "PodTemplate",
+      metadata: { name: RUNNER_POD_TEMPLATE, namespace: ns },
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          runtimeClassName: K8S.runtimeClass,
+          nodeSelector: { [K8S.sandboxNodeLabel]: "gvisor" },
+          tolerations: [SANDBOX_TOLERATION],
+          serviceAccountName: K8S.serviceAccounts.runner,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          hostNetwork: false,
+          hostPID: false,
+          hostIPC: false,
+          restartPolicy: "Never",
+          activeDeadlineSeconds: config.runner.maxRuntimeSeconds,
+          terminationGracePeriodSeconds: 30,
+          securityContext: restrictedPodSecurityContext(),
+          containers: [
+            {
+              name: "runner",
+              image: config.images.runner,
+              imagePullPolicy: "IfNotPresent",
+              securityContext: restrictedContainerSecurityContext(),
+              resources: guaranteedResources(r),
+              volumeMounts: [
+                { name: "tmp", mountPath: "/tmp" },
+                { name: "workspace", mountPath: "/workspace" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
+            { name: "workspace", emptyDir: { sizeLimit: r.ephemeralStorage } },
+          ],
+        },
+      },
+    });
+
+    const runnerPolicy: IValidatingAdmissionPolicy = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: RUNNER_POLICY },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
+        },
+        variables: [{ name: "containers", expression: CONTAINERS }],
+        validations: RUNNER_POD_RULES.map((rule) => ({ expression: rule.expression, message: rule.message, reason: "Forbidden" })),
+      },
+    };
+    k8s(this, "runner-policy", runnerPolicy);
+    const runnerBinding: IValidatingAdmissionPolicyBinding = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: RUNNER_POLICY },
+      spec: {
+        policyName: RUNNER_POLICY,
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } },
+      },
+    };
+    k8s(this, "runner-policy-binding", runnerBinding);
+
+    // Only runner pods may land on the gVisor pool: reject pods elsewhere in Plue's
+    // namespaces that ask for gVisor or tolerate the sandbox taint.
+    const reservedPolicy: IValidatingAdmissionPolicy = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: SANDBOX_RESERVED_POLICY },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
+        },
+        validations: [
+          {
+            expression: "!has(object.spec.runtimeClassName) || object.spec.runtimeClassName != 'gvisor'",
+            message: "only pods in the runners namespace may use the gVisor runtime",
+            reason: "Forbidden",
+          },
+          {
+            expression:
+              "!has(object.spec.tolerations) || object.spec.tolerations.all(t, (has(t.key) && t.key != 'sandbox.gke.io/runtime') || (!has(t.key) && (!has(t.operator) || t.operator != 'Exists')))",
+            message: "only pods in the runners namespace may tolerate the gVisor pool's taint",
+            reason: "Forbidden",
+          },
+        ],
+      },
+    };
+    k8s(this, "sandbox-reserved-policy", reservedPolicy);
+    const reservedBinding: IValidatingAdmissionPolicyBinding = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: SANDBOX_RESERVED_POLICY },
+      spec: {
+        policyName: SANDBOX_RESERVED_POLICY,
+        validationActions: ["Deny"],
+        matchResources: {
+          namespaceSelector: {
+            matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: [K8S.namespaces.api, config.externalSecrets.namespace] }],
+          },
+        },
+      },
+    };
+    k8s(this, "sandbox-reserved-policy-binding", reservedBinding);
+
+    const n = config.runner.maxPods;
+    const times = (q: string) => {
+      const m = /^([0-9.]+)(.*)$/.exec(q);
+      return m ? `${Number(m[1]) * n}${m[2]}` : q;
+    };
+    k8s<IResourceQuota>(this, "runner-quota", {
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "runner-quota", namespace: ns },
+      spec: {
+        hard: {
+          pods: String(n),
+          "requests.cpu": times(r.cpu),
+          "limits.cpu": times(r.cpu),
+          "requests.memory": times(r.memory),
+          "limits.memory": times(r.memory),
+          "requests.ephemeral-storage": times(r.ephemeralStorage),
+          "limits.ephemeral-storage": times(r.ephemeralStorage),
+          services: "0",
+          "services.loadbalancers": "0",
+          "services.nodeports": "0",
+          persistentvolumeclaims: "0",
+        },
+      },
+    });
+    const limit = { cpu: r.cpu, memory: r.memory, "ephemeral-storage": r.ephemeralStorage };
+    k8s<ILimitRange>(this, "runner-limits", {
+      apiVersion: "v1",
+      kind: "LimitRange",
+      metadata: { name: "runner-limits", namespace: ns },
+      spec: { limits: [{ type: "Container", default: limit, defaultRequest: { ...limit }, max: { ...limit } }] },
+    });
+
+    k8s<IRole>(this, "runner-manager", {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "runner-manager", namespace: ns },
+      rules: [
+        { apiGroups: [""], resources: ["pods"], verbs: ["create", "delete", "get", "list", "watch"] },
+        { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+        { apiGroups: [""], resources: ["podtemplates"], resourceNames: [RUNNER_POD_TEMPLATE], verbs: ["get"] },
+        { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "delete", "get", "list", "watch"] },
+      ],
+    });
+    k8s<IRoleBinding>(this, "runner-manager-api", {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "runner-manager-api", namespace: ns },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "runner-manager" },
+      subjects: [{ kind: "ServiceAccount", name: K8S.serviceAccounts.api, namespace: K8S.namespaces.api }],
+    });
+  }
+}

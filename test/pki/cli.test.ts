@@ -1,0 +1,444 @@
+/**
+ * The real `pki` CLI as a child process (`node --import tsx pki/cli.ts`, what `npm run pki`
+ * runs), on temp stores given with --dir. One CA is made in beforeAll and copied for tests
+ * that change it.
+ */
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { X509Certificate } from "node:crypto";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createCa } from "../../pki/ca.ts";
+import { issueClientCertificate } from "../../pki/issue.ts";
+import { encryptPrivateKeyPem, rsaKeyPairFromPem } from "../../pki/keys.ts";
+import { DAY_MS, PASSPHRASE, hasStackTrace, openssl, pki, tempDirs, type RunResult } from "./helpers.ts";
+
+const dirs = tempDirs();
+let store: string;
+let initRun: RunResult;
+let issueRun: RunResult;
+
+const mode = (path: string): number => statSync(path).mode & 0o777;
+const read = (path: string): string => readFileSync(path, "utf8");
+
+/** A copy of the beforeAll store (CA and client), for tests that change files. */
+function copyOfStore(only?: readonly string[]): string {
+  const dir = join(dirs.make(), "store");
+  mkdirSync(dir, { mode: 0o700 });
+  for (const name of readdirSync(store)) {
+    if (only !== undefined && !only.includes(name)) continue;
+    cpSync(join(store, name), join(dir, name), { recursive: true });
+  }
+  return dir;
+}
+
+/** A store holding a CA made by the library at `start` (key encrypted with PASSPHRASE, few KDF rounds for speed). */
+function storeWithCa(start: Date, validityDays: number): string {
+  const dir = join(dirs.make(), "store");
+  mkdirSync(dir, { mode: 0o700 });
+  const ca = createCa({ organization: "Plue Example", validityDays, now: start });
+  writeFileSync(join(dir, "ca.pem"), ca.certPem);
+  writeFileSync(join(dir, "ca.key.pem"), encryptPrivateKeyPem(rsaKeyPairFromPem(ca.keyPem, "ca").privateKey, PASSPHRASE, { kdfIterations: 1000 }), { mode: 0o600 });
+  return dir;
+}
+
+/** Asserts a one-line-per-problem error without a stack trace. */
+function expectCleanError(r: RunResult, code: number): void {
+  expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(code);
+  expect(r.stderr.trim()).not.toBe("");
+  expect(hasStackTrace(r.stderr)).toBe(false);
+  expect(r.stderr).not.toMatch(/node:internal|\.ts:\d+/);
+}
+
+beforeAll(async () => {
+  store = join(dirs.make(), "store");
+  initRun = await pki(["init-ca", "--dir", store]);
+  issueRun = await pki(["issue-client", "--dir", store]);
+});
+afterAll(() => dirs.cleanup());
+
+describe.concurrent("init-ca", () => {
+  it("creates the store 0700, ca.key.pem 0600 and ca.pem", () => {
+    expect(initRun.code, initRun.stderr).toBe(0);
+    expect(mode(store)).toBe(0o700);
+    expect(mode(join(store, "ca.key.pem"))).toBe(0o600);
+    expect(mode(join(store, "ca.pem"))).toBe(0o644);
+    expect(initRun.stdout).toContain(`wrote ${join(store, "ca.key.pem")} (mode 0600, encrypted with PLUE_PKI_PASSPHRASE)`);
+  });
+
+  it("writes the CA key as encrypted PKCS#8 that openssl decrypts with PLUE_PKI_PASSPHRASE only", async () => {
+    const keyPath = join(store, "ca.key.pem");
+    const text = read(keyPath);
+    expect(text.startsWith("-----BEGIN ENCRYPTED PRIVATE KEY-----\n")).toBe(true);
+    expect(text.endsWith("-----END ENCRYPTED PRIVATE KEY-----\n")).toBe(true);
+    const ok = await openssl(["pkey", "-in", keyPath, "-passin", "env:PLUE_PKI_PASSPHRASE", "-noout"], { PLUE_PKI_PASSPHRASE: PASSPHRASE });
+    expect(ok.code, ok.stderr).toBe(0);
+    const wrong = await openssl(["pkey", "-in", keyPath, "-passin", "env:PLUE_PKI_PASSPHRASE", "-noout"], { PLUE_PKI_PASSPHRASE: "not the passphrase" });
+    expect(wrong.code).not.toBe(0);
+    const params = await openssl(["asn1parse", "-in", keyPath]);
+    expect(params.stdout).toMatch(/:hmacWithSHA256/);
+    expect(params.stdout).toMatch(/:aes-256-cbc/);
+    expect(params.stdout).toMatch(/INTEGER +:0927C0/); // 600000 PBKDF2 iterations
+  });
+
+  it("never prints the passphrase", () => {
+    for (const run of [initRun, issueRun]) expect(run.stdout + run.stderr).not.toContain(PASSPHRASE);
+  });
+
+  it("makes a CA named after the example environment's organization, valid caValidityDays", () => {
+    const ca = new X509Certificate(read(join(store, "ca.pem")));
+    expect(ca.subject).toBe("O=Plue Example\nCN=Plue Example Origin Pull CA");
+    expect(ca.ca).toBe(true);
+    expect(Date.parse(ca.validTo) - Date.parse(ca.validFrom)).toBe(3650 * DAY_MS);
+  });
+
+  it("refuses to overwrite an existing CA without --force and leaves it unchanged", async () => {
+    const before = [read(join(store, "ca.key.pem")), read(join(store, "ca.pem"))];
+    const r = await pki(["init-ca", "--dir", store]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(store, "ca.key.pem")}: already exists; refusing to overwrite it. Pass --force`);
+    expect([read(join(store, "ca.key.pem")), read(join(store, "ca.pem"))]).toEqual(before);
+    expect(readdirSync(store).filter((n) => n.includes(".bak-") || n.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("with --force, backs up the old key and certificate (0600) and replaces them", async () => {
+    const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
+    const oldKey = read(join(dir, "ca.key.pem"));
+    const oldCert = read(join(dir, "ca.pem"));
+    const r = await pki(["init-ca", "--dir", dir, "--force"]);
+    expect(r.code, r.stderr).toBe(0);
+    const names = readdirSync(dir);
+    const keyBackup = names.find((n) => /^ca\.key\.pem\.bak-\d{8}T\d{6}Z$/.test(n));
+    const certBackup = names.find((n) => /^ca\.pem\.bak-\d{8}T\d{6}Z$/.test(n));
+    expect(keyBackup).toBeDefined();
+    expect(certBackup).toBeDefined();
+    expect(read(join(dir, keyBackup ?? ""))).toBe(oldKey);
+    expect(read(join(dir, certBackup ?? ""))).toBe(oldCert);
+    expect(mode(join(dir, keyBackup ?? ""))).toBe(0o600);
+    expect(read(join(dir, "ca.key.pem"))).not.toBe(oldKey);
+    expect(read(join(dir, "ca.pem"))).not.toBe(oldCert);
+    expect(mode(join(dir, "ca.key.pem"))).toBe(0o600);
+    expect(r.stdout).toContain(`backed up ${join(dir, "ca.key.pem")} -> ${join(dir, keyBackup ?? "")}`);
+  });
+
+  it("fails without PLUE_PKI_PASSPHRASE, naming it (exit 2), and writes nothing", async () => {
+    const dir = join(dirs.make(), "store");
+    const r = await pki(["init-ca", "--dir", dir], null);
+    expectCleanError(r, 2);
+    expect(r.stderr).toContain("'PLUE_PKI_PASSPHRASE' is not set");
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("fails with a passphrase shorter than 12 characters (exit 2), without echoing it", async () => {
+    const r = await pki(["init-ca", "--dir", join(dirs.make(), "store")], "short-pass");
+    expectCleanError(r, 2);
+    expect(r.stderr).toContain("'PLUE_PKI_PASSPHRASE' is shorter than 12 characters (got 10 characters)");
+    expect(r.stderr).not.toContain("short-pass");
+  });
+
+  it("fails if --bits is not 3072 or 4096 (exit 2)", async () => {
+    const r = await pki(["init-ca", "--dir", join(dirs.make(), "store"), "--bits", "2048"]);
+    expectCleanError(r, 2);
+    expect(r.stderr).toContain("'--bits' is not an allowed CA key size (got 2048). Use 3072 or 4096.");
+  });
+});
+
+describe.concurrent("issue-client", () => {
+  it("writes client.key.pem (unencrypted PKCS#8, 0600) and client.pem signed by the CA", async () => {
+    expect(issueRun.code, issueRun.stderr).toBe(0);
+    const keyPath = join(store, "client.key.pem");
+    expect(mode(keyPath)).toBe(0o600);
+    expect(read(keyPath).startsWith("-----BEGIN PRIVATE KEY-----\n")).toBe(true);
+    const r = await openssl(["verify", "-CAfile", join(store, "ca.pem"), "-purpose", "sslclient", join(store, "client.pem")]);
+    expect(r.stdout.trim()).toBe(`${join(store, "client.pem")}: OK`);
+    const client = new X509Certificate(read(join(store, "client.pem")));
+    expect(Date.parse(client.validTo) - Date.parse(client.validFrom)).toBe(365 * DAY_MS);
+  });
+
+  it("refuses to overwrite the client key without --force and leaves it unchanged", async () => {
+    const before = read(join(store, "client.key.pem"));
+    const r = await pki(["issue-client", "--dir", store]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(store, "client.key.pem")}: already exists; refusing to overwrite it.`);
+    expect(read(join(store, "client.key.pem"))).toBe(before);
+  });
+
+  it("with --force, keeps the old key and certificate as backups and issues a new one", async () => {
+    const dir = copyOfStore();
+    const oldKey = read(join(dir, "client.key.pem"));
+    const r = await pki(["issue-client", "--dir", dir, "--force"]);
+    expect(r.code, r.stderr).toBe(0);
+    const backup = readdirSync(dir).find((n) => n.startsWith("client.key.pem.bak-"));
+    expect(backup).toBeDefined();
+    expect(read(join(dir, backup ?? ""))).toBe(oldKey);
+    expect(mode(join(dir, backup ?? ""))).toBe(0o600);
+    expect(read(join(dir, "client.key.pem"))).not.toBe(oldKey);
+    expect(readdirSync(dir).some((n) => n.startsWith("client.pem.bak-"))).toBe(true);
+  });
+
+  it("fails with a wrong passphrase: clear message, exit 1, no stack trace, nothing written", async () => {
+    const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
+    const r = await pki(["issue-client", "--dir", dir], "this is the wrong passphrase");
+    expectCleanError(r, 1);
+    expect(r.stderr).toMatch(new RegExp(`^cannot decrypt ${join(dir, "ca.key.pem").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: wrong PLUE_PKI_PASSPHRASE or corrupted key`));
+    expect(r.stderr).not.toContain("this is the wrong passphrase");
+    expect(existsSync(join(dir, "client.key.pem"))).toBe(false);
+  });
+
+  it("fails without PLUE_PKI_PASSPHRASE, naming it (exit 2)", async () => {
+    const r = await pki(["issue-client", "--dir", copyOfStore(["ca.key.pem", "ca.pem"])], null);
+    expectCleanError(r, 2);
+    expect(r.stderr).toContain("PLUE_PKI_PASSPHRASE");
+  });
+
+  it("fails on a garbage CA key, naming the file (exit 1)", async () => {
+    const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
+    writeFileSync(join(dir, "ca.key.pem"), "this is not a key\n");
+    const r = await pki(["issue-client", "--dir", dir]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(dir, "ca.key.pem")}: is not a PEM private key`);
+  });
+
+  it("fails on a truncated CA key as on a wrong passphrase, naming the file (exit 1)", async () => {
+    const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
+    const lines = read(join(dir, "ca.key.pem")).split("\n");
+    lines.splice(10, 1);
+    writeFileSync(join(dir, "ca.key.pem"), lines.join("\n"));
+    const r = await pki(["issue-client", "--dir", dir]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`cannot decrypt ${join(dir, "ca.key.pem")}: wrong PLUE_PKI_PASSPHRASE or corrupted key`);
+  });
+
+  it("fails on a corrupted CA certificate, naming the file (exit 1)", async () => {
+    const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
+    writeFileSync(join(dir, "ca.pem"), "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n");
+    const r = await pki(["issue-client", "--dir", dir]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(dir, "ca.pem")}: holds a corrupted or non-RSA certificate`);
+    writeFileSync(join(dir, "ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n");
+    const truncated = await pki(["issue-client", "--dir", dir]);
+    expectCleanError(truncated, 1);
+    expect(truncated.stderr).toContain(`${join(dir, "ca.pem")}: is not a PEM file`);
+  });
+
+  it("cuts notAfter back to the CA's near its expiry, and says so", async () => {
+    const dir = storeWithCa(new Date(Date.now() - 3640 * DAY_MS), 3650);
+    const r = await pki(["issue-client", "--dir", dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^warning: client certificate notAfter cut back to the CA's notAfter \S+ \(pki.clientValidityDays 365 would reach \S+\)/);
+    const ca = new X509Certificate(read(join(dir, "ca.pem")));
+    const client = new X509Certificate(read(join(dir, "client.pem")));
+    expect(client.validTo).toBe(ca.validTo);
+  });
+
+  it("fails if the CA has expired (exit 1), writing nothing", async () => {
+    const dir = storeWithCa(new Date(Date.now() - 40 * DAY_MS), 30);
+    const r = await pki(["issue-client", "--dir", dir]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(dir, "ca.pem")}: expired on`);
+    expect(existsSync(join(dir, "client.pem"))).toBe(false);
+  });
+
+  it("fails when there is no CA yet, saying to run init-ca (exit 1)", async () => {
+    const dir = join(dirs.make(), "empty");
+    const r = await pki(["issue-client", "--dir", dir]);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(dir, "ca.pem")}: does not exist. Run npm run pki -- init-ca first`);
+  });
+});
+
+describe.concurrent("origin-csr", () => {
+  it("writes origin.key.pem (0600) and a CSR for the environment's origin hostnames", async () => {
+    const dir = join(dirs.make(), "store");
+    const r = await pki(["origin-csr", "--dir", dir], null);
+    expect(r.code, r.stderr).toBe(0);
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(dir, "origin.key.pem"))).toBe(0o600);
+    const csr = await openssl(["req", "-in", join(dir, "origin.csr.pem"), "-noout", "-text", "-verify"]);
+    expect(csr.code, csr.stderr).toBe(0);
+    expect(csr.stdout).toContain("CN = plue.example.com");
+    expect(csr.stdout).toContain("DNS:plue.example.com, DNS:*.plue.example.com");
+    const again = await pki(["origin-csr", "--dir", dir], null);
+    expectCleanError(again, 1);
+  });
+
+  it("tightens an existing store directory that others can read, with a warning", async () => {
+    const dir = join(dirs.make(), "store");
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    const r = await pki(["origin-csr", "--dir", dir], null);
+    expect(r.code, r.stderr).toBe(0);
+    expect(mode(dir)).toBe(0o700);
+    expect(r.stderr).toContain("had mode 0755; tightened to 0700");
+  });
+});
+
+describe.concurrent("status", () => {
+  it("--json lists ca and client with their fields, daysLeft and fingerprint", async () => {
+    const before = Date.now();
+    const r = await pki(["status", "--dir", store, "--json"], null);
+    expect(r.code, r.stderr).toBe(0);
+    const list: unknown = JSON.parse(r.stdout);
+    expect(Array.isArray(list)).toBe(true);
+    const entries = list as Record<string, unknown>[];
+    expect(entries.map((e) => e["role"])).toEqual(["ca", "client"]);
+    for (const entry of entries) {
+      const role = String(entry["role"]);
+      const path = join(store, `${role}.pem`);
+      const x = new X509Certificate(read(path));
+      expect(Object.keys(entry).sort()).toEqual(["daysLeft", "fingerprintSha256", "issuer", "keyPath", "notAfter", "notBefore", "path", "role", "serial", "subject"]);
+      expect(entry["path"]).toBe(path);
+      expect(entry["keyPath"]).toBe(join(store, `${role}.key.pem`));
+      expect(entry["serial"]).toBe(x.serialNumber.toUpperCase());
+      expect(entry["fingerprintSha256"]).toBe(x.fingerprint256);
+      expect(entry["notBefore"]).toBe(new Date(x.validFrom).toISOString());
+      expect(entry["notAfter"]).toBe(new Date(x.validTo).toISOString());
+      const expected = Math.floor((Date.parse(x.validTo) - before) / DAY_MS);
+      expect([expected, expected - 1]).toContain(entry["daysLeft"]);
+      expect(Number.isInteger(entry["daysLeft"])).toBe(true);
+    }
+    expect(entries[0]?.["daysLeft"]).toBeGreaterThanOrEqual(3648);
+    expect(entries[1]?.["daysLeft"]).toBeGreaterThanOrEqual(363);
+    const fp = await openssl(["x509", "-in", join(store, "client.pem"), "-noout", "-fingerprint", "-sha256"]);
+    expect(fp.stdout.trim()).toBe(`sha256 Fingerprint=${String(entries[1]?.["fingerprintSha256"])}`);
+  });
+
+  it("prints a table without --json", async () => {
+    const r = await pki(["status", "--dir", store], null);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")[0]).toMatch(/^ROLE\s+SERIAL\s+NOT AFTER\s+DAYS LEFT\s+PATH\s+KEY$/);
+    expect(r.stdout).toMatch(/^ca\s+[0-9A-F]{32}\s/m);
+    expect(r.stdout).toMatch(/^client\s+[0-9A-F]{32}\s/m);
+  });
+
+  it("exits 3 and says so when a certificate expires within --warn-days, 0 when not", async () => {
+    const dir = dirs.make();
+    const now = new Date();
+    const ca = createCa({ organization: "Plue Example", validityDays: 100, now: new Date(now.getTime() - 90 * DAY_MS) });
+    writeFileSync(join(dir, "ca.pem"), ca.certPem);
+    const warned = await pki(["status", "--dir", dir, "--json"], null);
+    expect(warned.code).toBe(3);
+    expect(warned.stderr).toMatch(/warning: ca certificate .* expires in 9 days .*within --warn-days 30/);
+    const entries = JSON.parse(warned.stdout) as Record<string, unknown>[];
+    expect(entries[0]?.["keyPath"]).toBeNull();
+    expect(entries[0]?.["daysLeft"]).toBe(9);
+    const quiet = await pki(["status", "--dir", dir, "--warn-days", "5"], null);
+    expect(quiet.code, quiet.stderr).toBe(0);
+  });
+
+  it("exits 3 and says 'expired' for an expired certificate, with a negative daysLeft", async () => {
+    const dir = dirs.make();
+    const now = new Date();
+    const ca = createCa({ organization: "Plue Example", validityDays: 390, now: new Date(now.getTime() - 400 * DAY_MS) });
+    const client = issueClientCertificate({ ca: { certPem: ca.certPem, keyPem: ca.keyPem }, organization: "Plue Example", validityDays: 5, now: new Date(now.getTime() - 20 * DAY_MS) });
+    writeFileSync(join(dir, "ca.pem"), ca.certPem);
+    writeFileSync(join(dir, "client.pem"), client.certPem);
+    const r = await pki(["status", "--dir", dir, "--json", "--warn-days", "0"], null);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/warning: ca certificate .* expired on/);
+    expect(r.stderr).toMatch(/warning: client certificate .* expired on/);
+    const entries = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(entries.map((e) => e["daysLeft"])).toEqual([-11, -16]);
+  });
+
+  it("fails on a corrupted certificate, naming the file (exit 1)", async () => {
+    const dir = dirs.make();
+    writeFileSync(join(dir, "ca.pem"), "garbage\n");
+    const r = await pki(["status", "--dir", dir], null);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(dir, "ca.pem")}: is not a PEM certificate`);
+  });
+
+  it("fails if the store holds no certificate (exit 1), and on a bad --warn-days (exit 2)", async () => {
+    const empty = await pki(["status", "--dir", dirs.make()], null);
+    expectCleanError(empty, 1);
+    expect(empty.stderr).toContain("holds no certificate");
+    const bad = await pki(["status", "--dir", store, "--warn-days", "soon"], null);
+    expectCleanError(bad, 2);
+    expect(bad.stderr).toContain("'--warn-days' is not a whole number of days (got soon)");
+  });
+});
+
+describe.concurrent("publish", () => {
+  it("copies only the public files into DIR/public, never a key", async () => {
+    const dir = copyOfStore();
+    await pki(["origin-csr", "--dir", dir], null);
+    const r = await pki(["publish", "--dir", dir], null);
+    expect(r.code, r.stderr).toBe(0);
+    const pub = join(dir, "public");
+    expect(readdirSync(pub).sort()).toEqual(["ca.pem", "client.pem", "origin.csr.pem"]);
+    for (const name of readdirSync(pub)) {
+      expect(read(join(pub, name))).not.toMatch(/PRIVATE KEY/);
+      expect(read(join(pub, name))).toBe(read(join(dir, name)));
+      expect(mode(join(pub, name))).toBe(0o644);
+    }
+    const again = await pki(["publish", "--dir", dir], null);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`unchanged ${join(pub, "ca.pem")}`);
+  });
+
+  it("refuses to replace a different public copy without --force, replaces it with --force", async () => {
+    const dir = copyOfStore();
+    expect((await pki(["publish", "--dir", dir], null)).code).toBe(0);
+    expect((await pki(["issue-client", "--dir", dir, "--force"])).code).toBe(0);
+    const refused = await pki(["publish", "--dir", dir], null);
+    expectCleanError(refused, 1);
+    expect(refused.stderr).toContain(`${join(dir, "public", "client.pem")}: already exists; refusing to overwrite it.`);
+    const forced = await pki(["publish", "--dir", dir, "--force"], null);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(read(join(dir, "public", "client.pem"))).toBe(read(join(dir, "client.pem")));
+  });
+
+  it("refuses a client certificate that the CA did not sign", async () => {
+    const dir = copyOfStore();
+    const other = createCa({ organization: "Other", validityDays: 30, now: new Date() });
+    writeFileSync(join(dir, "ca.pem"), other.certPem);
+    const r = await pki(["publish", "--dir", dir], null);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain("is not signed by");
+    expect(existsSync(join(dir, "public"))).toBe(false);
+  });
+
+  it("refuses a public file that holds a private key", async () => {
+    const dir = copyOfStore();
+    writeFileSync(join(dir, "client.pem"), read(join(dir, "client.pem")) + read(join(dir, "client.key.pem")));
+    const r = await pki(["publish", "--dir", dir], null);
+    expectCleanError(r, 1);
+    expect(r.stderr).toContain(`${join(dir, "client.pem")}: holds a private key; refusing to publish it.`);
+    expect(existsSync(join(dir, "public"))).toBe(false);
+  });
+});
+
+describe.concurrent("usage", () => {
+  it.each(["init-ca", "issue-client", "origin-csr", "status", "publish"])("%s --help prints its usage and exits 0", async (command) => {
+    const r = await pki([command, "--help"], null);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: npm run pki -- ${command} [options]`);
+    expect(r.stdout).toContain("--env NAME");
+    expect(r.stdout).toContain("--dir DIR");
+    expect(r.stdout).toContain("Exit codes:");
+  });
+
+  it("--help lists every command and exits 0; no command exits 2", async () => {
+    const r = await pki(["--help"], null);
+    expect(r.code).toBe(0);
+    for (const command of ["init-ca", "issue-client", "origin-csr", "status", "publish"]) expect(r.stdout).toContain(`  ${command}`);
+    expect((await pki([], null)).code).toBe(2);
+  });
+
+  it("fails on an unknown command or option (exit 2, one clear line)", async () => {
+    const unknown = await pki(["renew-everything"], null);
+    expectCleanError(unknown, 2);
+    expect(unknown.stderr).toContain("pki: 'renew-everything' is not a command");
+    const option = await pki(["status", "--dir", store, "--verbose"], null);
+    expectCleanError(option, 2);
+    expect(option.stderr).toContain("pki status: '--verbose' is not a known option");
+    const passphraseFlag = await pki(["init-ca", "--passphrase", "x"], null);
+    expectCleanError(passphraseFlag, 2);
+  });
+
+  it("fails on an unknown environment with the config error (exit 2)", async () => {
+    const r = await pki(["status", "--env", "nowhere"], null);
+    expectCleanError(r, 2);
+    expect(r.stderr).toContain("config/nowhere.yaml: does not exist");
+  });
+});
