@@ -1,18 +1,248 @@
-import { Chart } from "cdk8s";
+import { createHash } from "node:crypto";
+import { ApiObject, Chart } from "cdk8s";
 import type { Construct } from "constructs";
+// Types only (erased at runtime): the generated cdk8s-plus-28 classes would cost ~26 MB per synth.
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
 import type { PlueConfig } from "../config/schema.ts";
+import { K8S } from "../lib/names.ts";
+import { DEFAULT_MIGRATIONS_DIR, listMigrations, migrationsHash, runnerScript } from "../db/migrations.ts";
+
+/** Where the migration files are mounted; the runner gets it as `--dir`. */
+export const MIGRATIONS_MOUNT = "/migrations";
+/** Where the runner script is mounted (apart from the migrations: the runner refuses other files there). */
+export const RUNNER_MOUNT = "/opt/plue";
+/** ConfigMap key (and file name) of the runner script. */
+export const RUNNER_KEY = "migrate.sh";
+/** uid/gid of `postgres` in the official `postgres:*-alpine` images. */
+export const MIGRATE_UID = 70;
+/** Hex digits of the migrations hash in the ConfigMap and Job names. */
+export const HASH_LENGTH = 10;
+/** Hex digits of the pod template hash appended to the Job name. */
+export const TEMPLATE_HASH_LENGTH = 6;
+/** NodeLocal DNS cache address (GKE). */
+export const NODE_LOCAL_DNS_IP = "169.254.20.10";
+/** Kubernetes refuses ConfigMaps over 1 MiB. */
+const CONFIG_MAP_LIMIT = 1024 * 1024;
+
+/** A Kubernetes object with its type meta, as the API spells it. */
+interface TypedObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+}
+
+/** Adds `obj` to `scope` as a plain cdk8s ApiObject, type-checked against its model. */
+function object<T extends TypedObject>(scope: Construct, id: string, obj: T): ApiObject {
+  return new ApiObject(scope, id, { ...obj });
+}
 
 /** Props of {@link SchemaJobChart}. */
 export interface SchemaJobChartProps {
+  /** The validated environment. */
   readonly config: PlueConfig;
+  /**
+   * Directory of the migration files packaged into the ConfigMap.
+   * @default - the repository's `db/migrations`
+   */
+  readonly migrationsDir?: string;
 }
 
-/** The migrations ConfigMap and the schema Job (issue 6). Placeholder until implemented. */
+/**
+ * The schema Job: the runner (`db/migrate.sh`) and every migration in an immutable ConfigMap,
+ * a Job that applies them as the application user before the API rolls out, its
+ * ServiceAccount (no token), and a NetworkPolicy that lets its pods reach only DNS and Cloud SQL.
+ * Both names carry a hash of the runner and the migrations (`migrationsHash`), so a new
+ * migration means a new ConfigMap and a new Job, which the workloads stack waits for; the Job's
+ * name also carries a hash of its pod template, which Kubernetes does not let change in place.
+ * @see https://kubernetes.io/docs/concepts/workloads/controllers/job/
+ * @see https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+ * @see db/README.md (runner contract)
+ */
 export class SchemaJobChart extends Chart {
-  /** Name of the Job (carries a hash of the migrations); the workloads stack waits for it. */
-  readonly jobName: string = "";
+  /**
+   * Name of the Job, `schema-migrate-<migrations hash>-<pod template hash>`; the workloads stack
+   * waits for it.
+   */
+  readonly jobName: string;
+  /** Name of the ConfigMap holding the runner and the migrations. */
+  readonly configMapName: string;
 
   constructor(scope: Construct, id: string, props: SchemaJobChartProps) {
     super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
+    const { config } = props;
+    const dir = props.migrationsDir ?? DEFAULT_MIGRATIONS_DIR;
+    const namespace = K8S.namespaces.api;
+    const podLabels = { "app.kubernetes.io/name": K8S.apps.migrate };
+
+    const migrations = listMigrations(dir);
+    const hash = migrationsHash(dir);
+    const short = hash.slice(0, HASH_LENGTH);
+    this.configMapName = `schema-migrations-${short}`;
+
+    const data: Record<string, string> = { [RUNNER_KEY]: runnerScript() };
+    for (const m of migrations) data[m.file] = m.sql;
+    const size = Object.entries(data).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    if (size > CONFIG_MAP_LIMIT) {
+      throw new Error(
+        `${dir}: the migrations ConfigMap would hold ${size} bytes, over Kubernetes' 1 MiB limit. Ship the migrations in the migrate image instead.`,
+      );
+    }
+
+    object<IConfigMap>(this, "migrations", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: this.configMapName, namespace, labels: podLabels },
+      // Its name changes with its contents, so it never needs to change in place.
+      immutable: true,
+      data,
+    });
+
+    object<IServiceAccount>(this, "service-account", {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: K8S.serviceAccounts.migrate, namespace, labels: podLabels },
+      automountServiceAccountToken: false,
+    });
+
+    const restricted = {
+      runAsNonRoot: true,
+      runAsUser: MIGRATE_UID,
+      runAsGroup: MIGRATE_UID,
+      seccompProfile: { type: "RuntimeDefault" as const },
+    };
+
+    const template: IPodTemplateSpec = {
+      metadata: { labels: podLabels },
+      spec: {
+        serviceAccountName: K8S.serviceAccounts.migrate,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: "Never",
+        securityContext: { ...restricted, fsGroup: MIGRATE_UID },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: K8S.sandboxNodeLabel, operator: "DoesNotExist" }] }],
+            },
+          },
+        },
+        containers: [
+          {
+            name: "migrate",
+            image: config.images.migrate,
+            imagePullPolicy: "IfNotPresent",
+            command: ["/bin/sh", `${RUNNER_MOUNT}/${RUNNER_KEY}`, "--dir", MIGRATIONS_MOUNT],
+            env: [
+              {
+                name: "DATABASE_URL",
+                valueFrom: { secretKeyRef: { name: K8S.secrets.migrate, key: "DATABASE_URL", optional: false } },
+              },
+              // mktemp and libpq's home directory lookups: the only writable path.
+              { name: "TMPDIR", value: "/tmp" },
+              { name: "HOME", value: "/tmp" },
+            ],
+            resources: {
+              requests: {
+                cpu: "250m",
+                memory: "256Mi",
+                "ephemeral-storage": "256Mi",
+              },
+              limits: {
+                cpu: "250m",
+                memory: "256Mi",
+                "ephemeral-storage": "256Mi",
+              },
+            },
+            securityContext: {
+              ...restricted,
+              allowPrivilegeEscalation: false,
+              privileged: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ["ALL"] },
+            },
+            volumeMounts: [
+              { name: "runner", mountPath: RUNNER_MOUNT, readOnly: true },
+              { name: "migrations", mountPath: MIGRATIONS_MOUNT, readOnly: true },
+              { name: "tmp", mountPath: "/tmp" },
+            ],
+            terminationMessagePolicy: "FallbackToLogsOnError",
+          },
+        ],
+        // ConfigMap keys cannot hold '/', and the runner refuses any file in its migrations
+        // directory that is not a migration: two projections of the one ConfigMap.
+        volumes: [
+          {
+            name: "runner",
+            configMap: { name: this.configMapName, items: [{ key: RUNNER_KEY, path: RUNNER_KEY }], defaultMode: 0o444 },
+          },
+          {
+            name: "migrations",
+            configMap: { name: this.configMapName, items: migrations.map((m) => ({ key: m.file, path: m.file })), defaultMode: 0o444 },
+          },
+          { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+        ],
+      },
+    };
+
+    // A Job's pod template is immutable, and kubernetes_manifest updates in place: any change to
+    // it (image, resources, ...) must give a new Job, so its hash joins the migrations hash.
+    const templateHash = createHash("sha256").update(JSON.stringify(template)).digest("hex").slice(0, TEMPLATE_HASH_LENGTH);
+    this.jobName = `${K8S.apps.migrate}-${short}-${templateHash}`;
+
+    object<IJob>(this, "job", {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: {
+        name: this.jobName,
+        namespace,
+        labels: podLabels,
+        annotations: { "plue-infra/migrations-sha256": hash },
+      },
+      spec: {
+        // A failed attempt rolls back its migration (db/README.md), so retrying is safe.
+        backoffLimit: 2,
+        activeDeadlineSeconds: 600,
+        // No ttlSecondsAfterFinished: the workloads stack applies this Job as a
+        // kubernetes_manifest and waits for it to be Complete. A TTL would delete the finished
+        // Job, Terraform would see it gone on the next plan and create it again (re-running the
+        // migrations on every apply). A new Job comes with a new name (the hashes).
+        template,
+      },
+    });
+
+    const dnsPorts: INetworkPolicyPort[] = [
+      { protocol: "UDP", port: 53 },
+      { protocol: "TCP", port: 53 },
+    ];
+    object<INetworkPolicy>(this, "network-policy", {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: K8S.apps.migrate, namespace, labels: podLabels },
+      spec: {
+        podSelector: { matchLabels: podLabels },
+        // Both types listed: no ingress rule = no ingress; egress only as below.
+        policyTypes: ["Ingress", "Egress"],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+              },
+            ],
+            ports: dnsPorts,
+          },
+          ...(config.cluster.nodeLocalDns ? [{ to: [{ ipBlock: { cidr: `${NODE_LOCAL_DNS_IP}/32` } }], ports: dnsPorts }] : []),
+          {
+            to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }],
+            ports: [{ protocol: "TCP", port: 5432 }],
+          },
+        ],
+      },
+    });
   }
 }

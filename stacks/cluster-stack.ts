@@ -4,7 +4,9 @@ import { GoogleBetaProvider } from "@cdktf/provider-google-beta/lib/provider";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { HardenedCluster } from "../constructs/hardened-cluster.ts";
 import { SandboxNodePool } from "../constructs/sandbox-node-pool.ts";
-import { keyRingId, names, networkId } from "../lib/names.ts";
+import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
+import { ServiceAccountIamMember } from "@cdktf/provider-google/lib/service-account-iam-member";
+import { K8S, keyRingId, names, networkId } from "../lib/names.ts";
 
 /** Name of the gVisor pool (charts select it through GKE's own sandbox label). */
 export const SANDBOX_POOL_NAME = "sandbox";
@@ -62,6 +64,19 @@ export class ClusterStack extends PlueStack {
       minNodes: c.sandboxPool.minNodes,
       maxNodes: c.sandboxPool.maxNodes,
       serviceAccount: this.gke.nodeServiceAccount.email,
+    });
+
+    // The API's Google identity (Workload Identity): no project role; secrets reach the API
+    // through External Secrets, which has identities of its own.
+    const apiSa = new ServiceAccount(this, "api-identity", {
+      accountId: `${config.name}-api`,
+      displayName: "Plue API pods (Workload Identity)",
+    });
+    new ServiceAccountIamMember(this, "api-identity-workload-identity", {
+      serviceAccountId: apiSa.name,
+      role: "roles/iam.workloadIdentityUser",
+      member: `serviceAccount:${config.project.id}.svc.id.goog[${K8S.namespaces.api}/${K8S.serviceAccounts.api}]`,
+      dependsOn: [this.gke.cluster],
     });
 
     new TerraformOutput(this, "cluster-name", { value: this.gke.cluster.name });

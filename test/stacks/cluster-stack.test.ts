@@ -100,11 +100,11 @@ describe("cluster stack", () => {
   });
 
   it("gives nodes a dedicated service account with only logging, monitoring and artifact-read roles", () => {
-    const sa = only(tf, "google_service_account") as Record<string, any>;
-    expect(sa.account_id).toBe("plue-gke-nodes");
+    const [nodeSaId] = Object.entries(resources(tf, "google_service_account")).find(([, sa]) => sa.account_id === "plue-gke-nodes") ?? [];
+    expect(nodeSaId).toBeDefined();
     const grants = Object.values(resources(tf, "google_project_iam_member")) as Record<string, any>[];
     expect(grants.map((g) => g.role).sort()).toEqual([...NODE_SERVICE_ACCOUNT_ROLES].sort());
-    for (const g of grants) expect(g.member).toMatch(/^\$\{google_service_account\.[^}]+\.member\}$/);
+    for (const g of grants) expect(g.member).toBe(`\${google_service_account.${nodeSaId}.member}`);
     for (const pool of pools) {
       expect(pool.node_config.service_account).toMatch(/^\$\{google_service_account\.[^}]+\.email\}$/);
       expect(pool.node_config.service_account).not.toContain("compute@developer");
@@ -135,6 +135,19 @@ describe("cluster stack", () => {
 
   it("gives no node an external IP", () => {
     for (const pool of pools) expect(pool.network_config).toEqual({ enable_private_nodes: true });
+  });
+
+  it("gives the API pods a Google identity through Workload Identity, with no project role", () => {
+    const [apiSaId, apiSa] = Object.entries(resources(tf, "google_service_account")).find(([, sa]) => sa.account_id === "plue-api") ?? [];
+    expect(apiSa).toBeDefined();
+    const binding = only(tf, "google_service_account_iam_member") as Record<string, any>;
+    expect(binding).toMatchObject({
+      service_account_id: `\${google_service_account.${apiSaId}.name}`,
+      role: "roles/iam.workloadIdentityUser",
+      member: "serviceAccount:plue-example.svc.id.goog[api/api]",
+    });
+    const roles = Object.values(resources(tf, "google_project_iam_member")).filter((g) => String(g.member).includes(String(apiSaId)));
+    expect(roles).toEqual([]);
   });
 
   it("has a system pool and a sandbox pool, sized from config", () => {

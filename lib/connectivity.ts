@@ -1,0 +1,68 @@
+/**
+ * The connectivity matrix the plan promises: who may reach whom, on which port. Evaluated
+ * against the synthesized NetworkPolicies by `lib/netpol.ts`; the tests assert every row and
+ * `npm run review` prints it.
+ */
+import type { PlueConfig } from "../config/schema.ts";
+import { K8S } from "./names.ts";
+import { matrix, type Endpoint, type MatrixCheck, type MatrixRow, type NamespaceLabels } from "./netpol.ts";
+
+/** One promised flow and whether it must be allowed. */
+export interface ExpectedFlow extends MatrixCheck {
+  readonly expect: "allow" | "deny";
+}
+
+/** Endpoints of the matrix: sample pods by their real labels, sample external addresses. */
+export function planEndpoints(config: PlueConfig): Record<string, Endpoint> {
+  const sqlIp = config.network.privateServicesCidr.replace(/\.0\/\d+$/, ".5");
+  return {
+    runner: { kind: "pod", namespace: K8S.namespaces.runners, labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name } },
+    "other-runner": { kind: "pod", namespace: K8S.namespaces.runners, labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name } },
+    api: { kind: "pod", namespace: K8S.namespaces.api, labels: { "app.kubernetes.io/name": K8S.apps.api, "app.kubernetes.io/part-of": config.name } },
+    "kube-dns": { kind: "pod", namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
+    "api.anthropic.com": { kind: "external", ip: "160.79.104.10", name: "api.anthropic.com" },
+    "api.anthropic.com (v6)": { kind: "external", ip: "2607:6bc0::10", name: "api.anthropic.com" },
+    "metadata-server": { kind: "external", ip: "169.254.169.254", name: "metadata.google.internal" },
+    "cloud-sql": { kind: "external", ip: sqlIp },
+    "internet 8.8.8.8": { kind: "external", ip: "8.8.8.8" },
+    "load-balancer": { kind: "external", ip: "35.191.10.10" },
+    "internet client": { kind: "external", ip: "203.0.113.9" },
+  };
+}
+
+/** The flows the plan promises, in review order. */
+export function planFlows(config: PlueConfig): ExpectedFlow[] {
+  const cb = config.api.callbackPort;
+  return [
+    { from: "runner", to: "kube-dns", port: 53, protocol: "UDP", expect: "allow" },
+    { from: "runner", to: "kube-dns", port: 53, protocol: "TCP", expect: "allow" },
+    { from: "runner", to: "api.anthropic.com", port: 443, expect: "allow" },
+    { from: "runner", to: "api.anthropic.com (v6)", port: 443, expect: "allow" },
+    { from: "runner", to: "api.anthropic.com", port: 80, expect: "deny" },
+    { from: "runner", to: "api", port: cb, expect: "allow" },
+    { from: "runner", to: "api", port: config.api.port, expect: "deny" },
+    { from: "runner", to: "metadata-server", port: 80, expect: "deny" },
+    { from: "runner", to: "metadata-server", port: 988, expect: "deny" },
+    { from: "runner", to: "cloud-sql", port: 5432, expect: "deny" },
+    { from: "runner", to: "other-runner", port: 8080, expect: "deny" },
+    { from: "runner", to: "internet 8.8.8.8", port: 443, expect: "deny" },
+    { from: "runner", to: "internet 8.8.8.8", port: 53, protocol: "UDP", expect: "deny" },
+    { from: "api", to: "cloud-sql", port: 5432, expect: "allow" },
+    { from: "api", to: "kube-dns", port: 53, protocol: "UDP", expect: "allow" },
+    { from: "api", to: "runner", port: 8080, expect: "deny" },
+    { from: "api", to: "internet 8.8.8.8", port: 443, expect: "deny" },
+    { from: "load-balancer", to: "api", port: config.api.port, expect: "allow" },
+    { from: "internet client", to: "api", port: config.api.port, expect: "deny" },
+    { from: "internet client", to: "runner", port: 8080, expect: "deny" },
+    { from: "kube-dns", to: "runner", port: 8080, expect: "deny" },
+  ];
+}
+
+/** Namespaces the plan does not declare but policies select (labels as GKE sets them). */
+export const SYSTEM_NAMESPACES: NamespaceLabels = { "kube-system": { "kubernetes.io/metadata.name": "kube-system" } };
+
+/** Evaluates the promised flows against `objects` (every synthesized Kubernetes object). */
+export function planMatrix(objects: readonly unknown[], config: PlueConfig): (MatrixRow & { readonly expect: "allow" | "deny" })[] {
+  const flows = planFlows(config);
+  return matrix(objects, planEndpoints(config), flows, SYSTEM_NAMESPACES).map((row, i) => ({ ...row, expect: (flows[i] as ExpectedFlow).expect }));
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { chart, chartText } from "../support/plan.ts";
+
+const objects = chart("api");
+const find = (kind: string, name: string): any => {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name}`);
+  return o;
+};
+const deployment = find("Deployment", "api");
+const pod = deployment.spec.template.spec;
+const container = pod.containers[0];
+
+describe("api chart", () => {
+  it("matches the snapshot", () => {
+    expect(chartText("api")).toMatchSnapshot();
+  });
+
+  it("runs at least two replicas, rolling without losing one", () => {
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+  });
+
+  it("spreads replicas across zones", () => {
+    expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "topology.kubernetes.io/zone", maxSkew: 1, whenUnsatisfiable: "DoNotSchedule" });
+  });
+
+  it("never schedules on the sandbox pool", () => {
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms).toEqual([
+      { matchExpressions: [{ key: "sandbox.gke.io/runtime", operator: "DoesNotExist" }] },
+    ]);
+    expect(pod.tolerations).toBeUndefined();
+    expect(pod.runtimeClassName).toBeUndefined();
+  });
+
+  it("has readiness, liveness and startup probes on the health path", () => {
+    for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"]) {
+      expect(container[probe].httpGet).toEqual({ path: "/api/health", port: "http" });
+    }
+  });
+
+  it("uses the same restricted container settings as the runners", () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container.resources.requests).toEqual(container.resources.limits);
+  });
+
+  it("uses a service account annotated for Workload Identity", () => {
+    expect(pod.serviceAccountName).toBe("api");
+    expect(find("ServiceAccount", "api").metadata.annotations).toEqual({ "iam.gke.io/gcp-service-account": "plue-api@plue-example.iam.gserviceaccount.com" });
+  });
+
+  it("takes its secrets from the Secret External Secrets creates", () => {
+    expect(container.envFrom).toEqual([{ secretRef: { name: "api-env" } }]);
+    expect(JSON.stringify(container.env)).not.toMatch(/SECRET|PASSWORD|KEY"/);
+  });
+
+  it("exposes the API through a Service with a standalone NEG for the edge load balancer", () => {
+    const svc = find("Service", "api");
+    expect(svc.spec.type).toBe("ClusterIP");
+    expect(JSON.parse(svc.metadata.annotations["cloud.google.com/neg"])).toEqual({ exposed_ports: { "4000": { name: "api-neg" } } });
+  });
+
+  it("autoscales between the configured bounds", () => {
+    expect(find("HorizontalPodAutoscaler", "api").spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { kind: "Deployment", name: "api" } });
+  });
+
+  it("keeps a disruption budget", () => {
+    expect(find("PodDisruptionBudget", "api").spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "api" } } });
+  });
+
+  it("has no SSH load balancer in the example environment", () => {
+    expect(objects.filter((o) => o.kind === "Service" && (o as any).spec.type === "LoadBalancer")).toEqual([]);
+  });
+});

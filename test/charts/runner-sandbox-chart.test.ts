@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { RUNNER_POD_RULES } from "../../charts/runner-sandbox-chart.ts";
+import { chart, chartText, type K8sObject } from "../support/plan.ts";
+
+const objects = chart("runner-sandbox");
+const find = (kind: string, name: string): any => {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name}`);
+  return o;
+};
+const template = find("PodTemplate", "runner").template;
+const pod = template.spec;
+const container = pod.containers[0];
+
+describe("runner sandbox chart", () => {
+  it("matches the snapshot", () => {
+    expect(chartText("runner-sandbox")).toMatchSnapshot();
+  });
+
+  it("keeps everything but the cluster-scoped admission policies in the runners namespace", () => {
+    for (const o of objects as K8sObject[]) {
+      if (o.kind.startsWith("ValidatingAdmissionPolicy")) expect(o.metadata.namespace).toBeUndefined();
+      else expect(o.metadata.namespace).toBe("runners");
+    }
+  });
+
+  it("runs runner pods under gVisor", () => {
+    expect(pod.runtimeClassName).toBe("gvisor");
+  });
+
+  it("schedules runner pods only on the sandbox pool (nodeSelector + toleration of GKE's taint)", () => {
+    expect(pod.nodeSelector).toEqual({ "sandbox.gke.io/runtime": "gvisor" });
+    expect(pod.tolerations).toEqual([{ key: "sandbox.gke.io/runtime", operator: "Equal", value: "gvisor", effect: "NoSchedule" }]);
+  });
+
+  it("runs as non-root user 1000", () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+  });
+
+  it("has a read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp", () => {
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(pod.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
+  });
+
+  it("limits cpu to 2 and memory to 4Gi with equal requests, and limits ephemeral storage", () => {
+    expect(container.resources.limits).toEqual({ cpu: "2", memory: "4Gi", "ephemeral-storage": "2Gi" });
+    expect(container.resources.requests).toEqual(container.resources.limits);
+  });
+
+  it("mounts no service-account token and uses a runner account that has none either", () => {
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe("runner");
+    const sa = find("ServiceAccount", "runner");
+    expect(sa.automountServiceAccountToken).toBe(false);
+    expect(sa.metadata.annotations?.["iam.gke.io/gcp-service-account"]).toBeUndefined();
+  });
+
+  it("shares no host namespace and gets no service links", () => {
+    expect(pod).toMatchObject({ hostNetwork: false, hostPID: false, hostIPC: false, enableServiceLinks: false });
+  });
+
+  it("bounds a runner's lifetime", () => {
+    expect(pod.activeDeadlineSeconds).toBe(3600);
+    expect(pod.restartPolicy).toBe("Never");
+  });
+
+  it("enforces the template with a ValidatingAdmissionPolicy bound to the runners namespace", () => {
+    const policy = find("ValidatingAdmissionPolicy", "plue-runner-sandbox");
+    expect(policy.apiVersion).toBe("admissionregistration.k8s.io/v1");
+    expect(policy.spec.failurePolicy).toBe("Fail");
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }]);
+    const binding = find("ValidatingAdmissionPolicyBinding", "plue-runner-sandbox");
+    expect(binding.spec).toEqual({
+      policyName: "plue-runner-sandbox",
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "runners" } } },
+    });
+  });
+
+  it("rejects pods lacking gVisor, the security context or limits (one rule each)", () => {
+    const exprs: string[] = find("ValidatingAdmissionPolicy", "plue-runner-sandbox").spec.validations.map((v: { expression: string }) => v.expression);
+    expect(exprs).toEqual(RUNNER_POD_RULES.map((r) => r.expression));
+    for (const needle of [
+      "runtimeClassName == 'gvisor'",
+      "runAsNonRoot == true",
+      "seccompProfile.type == 'RuntimeDefault'",
+      "readOnlyRootFilesystem == true",
+      "allowPrivilegeEscalation == false",
+      "'ALL' in c.securityContext.capabilities.drop",
+      "'cpu' in c.resources.limits && 'memory' in c.resources.limits",
+      "automountServiceAccountToken == false",
+    ]) {
+      expect(exprs.some((e) => e.includes(needle)), needle).toBe(true);
+    }
+    // Init containers are checked too.
+    expect(find("ValidatingAdmissionPolicy", "plue-runner-sandbox").spec.variables[0].expression).toContain("initContainers");
+  });
+
+  it("keeps every other Plue pod off the gVisor pool", () => {
+    const policy = find("ValidatingAdmissionPolicy", "plue-sandbox-pool-reserved");
+    expect(policy.spec.validations.map((v: { expression: string }) => v.expression).join(" ")).toContain("sandbox.gke.io/runtime");
+    const binding = find("ValidatingAdmissionPolicyBinding", "plue-sandbox-pool-reserved");
+    expect(binding.spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual(["api", "external-secrets"]);
+  });
+
+  it("caps the namespace with a ResourceQuota: pod count, compute, and no services or volumes", () => {
+    const hard = find("ResourceQuota", "runner-quota").spec.hard;
+    expect(hard).toMatchObject({ pods: "20", "limits.cpu": "40", "limits.memory": "80Gi", "limits.ephemeral-storage": "40Gi", services: "0", persistentvolumeclaims: "0" });
+  });
+
+  it("defaults and caps container resources with a LimitRange", () => {
+    const [limit] = find("LimitRange", "runner-limits").spec.limits;
+    expect(limit.max).toEqual({ cpu: "2", memory: "4Gi", "ephemeral-storage": "2Gi" });
+    expect(limit.default).toEqual(limit.max);
+  });
+
+  it("lets only the API's service account manage runner pods, in this namespace only", () => {
+    const binding = find("RoleBinding", "runner-manager-api");
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "api", namespace: "api" }]);
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "runner-manager" });
+    const rules = find("Role", "runner-manager").rules;
+    const verbs = rules.flatMap((r: { verbs: string[] }) => r.verbs);
+    expect(verbs).not.toContain("*");
+    expect(verbs).not.toContain("escalate");
+    expect(rules.flatMap((r: { resources: string[] }) => r.resources)).not.toContain("pods/exec");
+    const clusterWide = objects.filter((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding");
+    expect(clusterWide).toEqual([]);
+  });
+});
