@@ -1,0 +1,64 @@
+/** `npm run review` over the real synthesized plan, and over tampered copies of it. */
+import { generateKeyPairSync } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { reviewCommand } from "../lib/review-command.ts";
+import { planDir } from "./support/plan.ts";
+
+const work = mkdtempSync(join(tmpdir(), "plue-review-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function copyOfPlan(name: string): string {
+  const dir = join(work, name);
+  cpSync(planDir(), dir, { recursive: true });
+  return dir;
+}
+
+describe("npm run review", () => {
+  it("passes the synthesized example plan: no key material, every flow as promised", () => {
+    const r = reviewCommand(["--plan", planDir()]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("key material: none found");
+    expect(r.stdout).toMatch(/connectivity \(\d+ flows; all as promised\)/);
+    expect(r.stdout).toContain("workloads");
+  });
+
+  it("prints JSON for scripts", () => {
+    const report = JSON.parse(reviewCommand(["--plan", planDir(), "--json"]).stdout);
+    expect(report.clean).toBe(true);
+    expect(report.stacks.map((s: { name: string }) => s.name)).toContain("cluster");
+    expect(report.connectivity.length).toBeGreaterThan(10);
+  });
+
+  it("fails if a private key reaches the plan, naming the file", () => {
+    const dir = copyOfPlan("leak");
+    const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    writeFileSync(join(dir, "k8s", "leak.k8s.yaml"), `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n  key: |\n    ${key.split("\n").join("\n    ")}\n`);
+    const r = reviewCommand(["--plan", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("k8s/leak.k8s.yaml:");
+  });
+
+  it("fails if a NetworkPolicy change breaks a promised flow", () => {
+    const dir = copyOfPlan("broken-dns");
+    const file = join(dir, "k8s", "network-policies.k8s.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace("name: runner-egress-dns", "name: runner-egress-dns-renamed").replace(/k8s-app: kube-dns/g, "k8s-app: not-dns"));
+    const r = reviewCommand(["--plan", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("expected allow: runner -> kube-dns:53/UDP");
+  });
+
+  it("fails with exit 2 and the fix when there is no plan", () => {
+    const r = reviewCommand(["--plan", join(work, "nothing")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Run `npm run synth -- --env example` first.");
+  });
+
+  it("prints its usage for --help and refuses unknown options", () => {
+    expect(reviewCommand(["--help"]).stdout).toContain("Usage: npm run review");
+    expect(reviewCommand(["--bogus"]).code).toBe(2);
+  });
+});
