@@ -12,7 +12,8 @@ export function rule(problem: string, fix: string): string {
   return `${problem}\n${fix}`;
 }
 
-const NAME = /^[a-z][a-z0-9-]{0,18}[a-z0-9]$/;
+/** At most 18 characters: the longest derived name, `<name>-eso-migrate`, must fit a 30-character service account id. */
+const NAME = /^[a-z][a-z0-9-]{0,16}[a-z0-9]$/;
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const REGION = /^[a-z]+-[a-z]+[0-9]{1,2}$/;
 const ZONE = /^[a-z]+-[a-z]+[0-9]{1,2}-[a-z]$/;
@@ -73,7 +74,7 @@ const releaseChannel = z.enum(["RAPID", "REGULAR", "STABLE"], {
 export const configSchema = z.strictObject({
   /** Prefix of every resource name. */
   name: z.string().regex(NAME, {
-    error: rule("is not a valid name prefix", "Use 2-20 lowercase letters, digits or hyphens, starting with a letter."),
+    error: rule("is not a valid name prefix", "Use 2-18 lowercase letters, digits or hyphens, starting with a letter (service account ids derive from it)."),
   }),
   /** Environment name; must equal the file name. */
   environment: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { allObjects, resources, stack, stackText } from "../support/plan.ts";
+import { manifestId } from "../../stacks/workloads-stack.ts";
+import { chartNames, chart } from "../support/plan.ts";
+
+const tf = stack("workloads");
+const manifests = resources(tf, "kubernetes_manifest") as Record<string, any>;
+const manifest = (id: string): any => {
+  const m = manifests[id];
+  if (!m) throw new Error(`no manifest ${id}`);
+  return m;
+};
+
+describe("workloads stack", () => {
+  it("matches the snapshot", () => {
+    expect(stackText("workloads")).toMatchSnapshot();
+  });
+
+  it("holds exactly one kubernetes_manifest per chart object, with the object unchanged", () => {
+    const expected = chartNames().flatMap((c) => chart(c).map((o) => [manifestId(c, o), o] as const));
+    expect(Object.keys(manifests).sort()).toEqual(expected.map(([id]) => id).sort());
+    expect(Object.keys(manifests)).toHaveLength(allObjects().length);
+    for (const [id, o] of expected) expect(manifest(id).manifest, id).toEqual(o);
+  });
+
+  it("reaches the cluster through its DNS endpoint with a short-lived token, and no static credential", () => {
+    const [provider] = tf.provider?.kubernetes ?? [];
+    expect(provider).toEqual({
+      host: "https://${data.google_container_cluster.cluster.control_plane_endpoints_config[0].dns_endpoint_config[0].endpoint}",
+      token: "${data.google_client_config.client.access_token}",
+    });
+  });
+
+  it("applies namespaced objects after their namespace", () => {
+    for (const [id, m] of Object.entries(manifests)) {
+      const ns = m.manifest.metadata.namespace;
+      if (ns === "api" || ns === "runners") {
+        expect(m.depends_on, id).toContain(`kubernetes_manifest.namespaces-namespace-cluster-${ns}`);
+      }
+    }
+  });
+
+  it("comes after the platform stack, whose CRDs the ExternalSecrets need", () => {
+    expect(stack("workloads")["//"]).toBeDefined();
+    const manifestJson = JSON.parse(require_manifest());
+    expect(manifestJson.stacks.workloads.dependencies).toContain("platform");
+  });
+
+  it("waits for the schema Job to complete, and rolls the API out only after it", () => {
+    const [jobId, job] = Object.entries(manifests).find(([, m]) => m.manifest.kind === "Job") ?? [];
+    expect(job, "a schema Job").toBeDefined();
+    expect(job.wait).toEqual({ condition: [{ type: "Complete", status: "True" }] });
+    const api = manifest("api-deployment-api-api");
+    expect(api.depends_on).toContain(`kubernetes_manifest.${jobId}`);
+    expect(api.wait).toEqual({ rollout: true });
+  });
+
+  it("rolls the API out only after its ExternalSecret exists", () => {
+    const api = manifest("api-deployment-api-api");
+    const externalSecrets = Object.entries(manifests).filter(([, m]) => m.manifest.kind === "ExternalSecret" && m.manifest.metadata.namespace === "api");
+    for (const [id] of externalSecrets) expect(api.depends_on).toContain(`kubernetes_manifest.${id}`);
+  });
+});
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { planDir } from "../support/plan.ts";
+function require_manifest(): string {
+  return readFileSync(join(planDir(), "manifest.json"), "utf8");
+}
