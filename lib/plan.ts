@@ -14,6 +14,8 @@ import { ClusterStack } from "../stacks/cluster-stack.ts";
 import { DataStack } from "../stacks/data-stack.ts";
 import { PlatformStack } from "../stacks/platform-stack.ts";
 import { WorkloadsStack } from "../stacks/workloads-stack.ts";
+import { EdgeStack } from "../stacks/edge-stack.ts";
+import { loadPublicCerts } from "./public-certs.ts";
 import type { PlueStack } from "../stacks/plue-stack.ts";
 import { NamespacesChart } from "../charts/namespaces-chart.ts";
 import { ExternalSecretsChart } from "../charts/external-secrets-chart.ts";
@@ -68,8 +70,11 @@ export function buildPlan(config: PlueConfig, outdir: string): Plan {
   platform.addDependency(data);
   const workloads = new WorkloadsStack(app, "workloads", { config, charts, schemaJobName: schemaJob.jobName || undefined });
   workloads.addDependency(platform);
+  // The committed public certificates: read once here, passed down as PEM strings.
+  const edge = new EdgeStack(app, "edge", { config, certs: loadPublicCerts(config) });
+  edge.addDependency(workloads);
 
-  return { app, stacks: [bootstrap, network, cluster, data, platform, workloads], charts };
+  return { app, stacks: [bootstrap, network, cluster, data, platform, workloads, edge], charts };
 }
 
 /** Renders a chart's objects as a multi-document YAML file (key order as built). */
