@@ -66,7 +66,7 @@ export const RUNNER_POD_RULES: readonly { readonly expression: string; readonly 
     message: "every runner container must drop ALL capabilities and add none",
   },
   {
-    expression: "variables.containers.all(c, !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
+    expression: "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
     message: "runner containers must not be privileged",
   },
   {
