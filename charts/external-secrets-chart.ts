@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from "cdk8s";
 import type { Construct } from "constructs";
 import type { PlueConfig } from "../config/schema.ts";
-import { DB_USER, K8S, dbHostSecretId, names, secretId } from "../lib/names.ts";
+import { DB_PASSWORD_SECRET, DB_USER, K8S, dbHostSecretId, names, secretId } from "../lib/names.ts";
 import { esoIdentities, type EsoConsumer, type EsoIdentity } from "../constructs/secret-manager-secrets.ts";
 
 /** API version of every External Secrets object (`v1beta1` is no longer served). */
@@ -9,9 +9,6 @@ export const EXTERNAL_SECRETS_API = "external-secrets.io/v1";
 
 /** PostgreSQL port of the Cloud SQL instance. */
 export const POSTGRES_PORT = 5432;
-
-/** Name of the configured secret that holds the database user's password. */
-export const DB_PASSWORD_SECRET = "db-password";
 
 /** Keys the connection-string template reads (also keys of the API's Secret). */
 export const DB_TEMPLATE_KEYS = { password: "DATABASE_PASSWORD", host: "DATABASE_HOST", url: "DATABASE_URL" } as const;
@@ -49,17 +46,10 @@ function entry(secretKey: string, key: string): ExternalSecretData {
 /**
  * The data entries of a consumer's Secret: every configured secret the consumer reads that names
  * an `env` (`api` only: the schema Job reads just the connection string), then the password and
- * host the connection-string template needs.
- * @throws Error when the config has no `db-password` secret for the consumer, or when two
- *   entries would write the same key.
+ * host the connection-string template needs. The config loader has already checked that
+ * `db-password` lists both consumers and that no two entries write the same key.
  */
 export function consumerData(config: PlueConfig, consumer: EsoConsumer): ExternalSecretData[] {
-  const dbPassword = config.secrets.items[DB_PASSWORD_SECRET];
-  if (dbPassword === undefined || !dbPassword.consumers.includes(consumer)) {
-    throw new Error(
-      `config: 'secrets.items.${DB_PASSWORD_SECRET}.consumers' must include ${consumer} (got ${dbPassword ? dbPassword.consumers.join(", ") : "no such secret"}). The ${consumer} Secret's ${DB_TEMPLATE_KEYS.url} is built from it.`,
-    );
-  }
   const envs = consumer === "api"
     ? Object.keys(config.secrets.items)
         .sort()
@@ -74,11 +64,6 @@ export function consumerData(config: PlueConfig, consumer: EsoConsumer): Externa
   };
   add(entry(DB_TEMPLATE_KEYS.password, secretId(config, DB_PASSWORD_SECRET)));
   add(entry(DB_TEMPLATE_KEYS.host, dbHostSecretId(config)));
-  const keys = [...data.map((d) => d.secretKey), DB_TEMPLATE_KEYS.url];
-  const dup = keys.find((k, i) => keys.indexOf(k) !== i);
-  if (dup !== undefined) {
-    throw new Error(`config: 'secrets.items.*.env' writes ${dup} twice into the ${consumer} Secret (got ${dup}). Give each secret its own env name; ${DB_TEMPLATE_KEYS.host} and ${DB_TEMPLATE_KEYS.url} are reserved.`);
-  }
   return data;
 }
 

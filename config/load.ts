@@ -8,6 +8,7 @@ import { parseDocument } from "yaml";
 import type { core } from "zod";
 import { configSchema, type PlueConfig } from "./schema.ts";
 import { cidrsOverlap, parseCidr, type Cidr } from "../lib/cidr.ts";
+import { REQUIRED_SECRETS, RESERVED_SECRET_ENVS } from "../lib/names.ts";
 
 /** The repository's `config/` directory. */
 export const CONFIG_DIR = fileURLToPath(new URL("../config/", import.meta.url));
@@ -137,6 +138,49 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
     out.push(line(file, ["api", "callbackPort"], "equals 'api.port'", get("api", "callbackPort"), "Give the runner callback its own port."));
   }
 
+  const cfRanges = get("edge", "cloudflareRanges", "cidrs");
+  if (Array.isArray(cfRanges)) {
+    cfRanges.forEach((r, i) => {
+      if (cfRanges.indexOf(r) !== i) out.push(line(file, ["edge", "cloudflareRanges", "cidrs", i], "lists a range twice", r, "List each range once."));
+    });
+  }
+
+  const ssh = get("api", "ssh");
+  if (ssh && typeof ssh === "object" && (ssh as Record<string, unknown>).enabled === true) {
+    const ranges = (ssh as Record<string, unknown>).sourceRanges;
+    if (!Array.isArray(ranges) || ranges.length === 0) {
+      out.push(line(file, ["api", "ssh", "sourceRanges"], "is empty while SSH is enabled (the load balancer would accept the whole internet)", ranges, "List the CIDR ranges allowed to reach Git over SSH."));
+    }
+  }
+
+  const items = get("secrets", "items");
+  if (items && typeof items === "object") {
+    const byName = items as Record<string, { consumers?: unknown; env?: unknown }>;
+    for (const [name, needed] of Object.entries(REQUIRED_SECRETS)) {
+      const item = byName[name];
+      if (!item || typeof item !== "object") {
+        out.push(line(file, ["secrets", "items", name], "is missing", undefined, `Add it with consumers [${needed.join(", ")}] (see config/example.yaml).`));
+        continue;
+      }
+      const consumers = Array.isArray(item.consumers) ? item.consumers : [];
+      const missing = needed.filter((c) => !consumers.includes(c));
+      if (missing.length > 0) {
+        out.push(line(file, ["secrets", "items", name, "consumers"], `does not list ${missing.join(", ")}`, item.consumers, `Add ${missing.join(", ")}: the plan reads this secret there.`));
+      }
+    }
+    const seen = new Map<string, string>();
+    for (const [name, item] of Object.entries(byName)) {
+      const env = item && typeof item === "object" ? item.env : undefined;
+      if (typeof env !== "string") continue;
+      if ((RESERVED_SECRET_ENVS as readonly string[]).includes(env)) {
+        out.push(line(file, ["secrets", "items", name, "env"], "is reserved (External Secrets writes it from the database secrets)", env, "Pick another name."));
+      } else if (seen.has(env)) {
+        out.push(line(file, ["secrets", "items", name, "env"], `is also the env of 'secrets.items.${seen.get(env)}'`, env, "Give each secret its own environment variable."));
+      }
+      seen.set(env, name);
+    }
+  }
+
   if (get("production") !== true) return out;
 
   // Production-only rules.
@@ -169,6 +213,14 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
   }
   if (get("database", "availability") !== undefined && get("database", "availability") !== "REGIONAL") {
     out.push(line(file, ["database", "availability"], "is not REGIONAL (production)", get("database", "availability"), "Set it to REGIONAL for a standby in a second zone."));
+  }
+  const sshRanges = get("api", "ssh", "sourceRanges");
+  if (Array.isArray(sshRanges)) {
+    sshRanges.forEach((r, i) => {
+      if (r === "0.0.0.0/0" || r === "::/0") {
+        out.push(line(file, ["api", "ssh", "sourceRanges", i], "opens Git over SSH to the whole internet (production)", r, "List the networks that need SSH."));
+      }
+    });
   }
   if (typeof minR === "number" && minR < 3) {
     out.push(line(file, ["api", "minReplicas"], "is below 3 (production)", minR, "Run at least 3 replicas, one per zone."));

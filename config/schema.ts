@@ -105,7 +105,10 @@ export const configSchema = z.strictObject({
     bucket: z.string().regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, {
       error: rule("is not a valid bucket name", "Use 3-63 lowercase letters, digits, _ or -."),
     }),
-    location: z.string().regex(/^[A-Z0-9-]+$/i, { error: rule("is not a bucket location", "Use a location such as US or us-central1.") }),
+    /** US, EU, ASIA or a region: the state key ring is created in the same location (CMEK requires it). */
+    location: z.string().regex(/^(US|EU|ASIA|[a-z]+-[a-z]+[0-9]{1,2})$/, {
+      error: rule("is not a location both Cloud Storage and Cloud KMS offer", "Use US, EU, ASIA or a region such as us-central1."),
+    }),
     /** Days before a non-current state version is deleted. */
     keepVersionsDays: count(1, 3650).default(90),
     /**

@@ -7,7 +7,8 @@ import { DataGoogleSecretManagerSecretVersion } from "@cdktf/provider-google/lib
 import { SecretManagerSecret } from "@cdktf/provider-google/lib/secret-manager-secret";
 import { SecretManagerSecretVersion } from "@cdktf/provider-google/lib/secret-manager-secret-version";
 import type { PlueConfig } from "../config/schema.ts";
-import { DB_USER, dbHostSecretId, names, networkId, secretId } from "../lib/names.ts";
+import { DB_PASSWORD_SECRET, DB_USER, dbHostSecretId, names, networkId, secretId } from "../lib/names.ts";
+import { secretReplication } from "./secret-manager-secrets.ts";
 
 /**
  * Database flags set on every instance: connection and error logging and pgAudit (DDL and role
@@ -160,7 +161,7 @@ export class CloudSqlPostgres extends Construct {
 
     // Read when Terraform runs (plan/apply), never at synth: the plan holds only this reference.
     const password = new DataGoogleSecretManagerSecretVersion(this, "password", {
-      secret: secretId(config, "db-password"),
+      secret: secretId(config, DB_PASSWORD_SECRET),
     });
 
     this.user = new SqlUser(this, "user", {
@@ -177,10 +178,10 @@ export class CloudSqlPostgres extends Construct {
 
     this.hostSecret = new SecretManagerSecret(this, "host-secret", {
       secretId: dbHostSecretId(config),
-      replication:
-        config.secrets.replicaLocations.length > 0
-          ? { userManaged: { replicas: config.secrets.replicaLocations.map((location) => ({ location })) } }
-          : { auto: {} },
+      replication: secretReplication(config),
+      labels: { written_by: "terraform", consumer_api: "true", consumer_migrate: "true" },
+      annotations: { description: "Private IP of the Cloud SQL instance (written by Terraform; not a secret value)." },
+      deletionProtection: true,
     });
     new SecretManagerSecretVersion(this, "host-secret-version", {
       secret: this.hostSecret.id,

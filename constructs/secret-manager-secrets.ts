@@ -1,12 +1,12 @@
-import { Aspects, Fn, TerraformStack, type IAspect } from "cdktf";
-import { Construct, type IConstruct } from "constructs";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
 import { SecretManagerSecret } from "@cdktf/provider-google/lib/secret-manager-secret";
 import { SecretManagerSecretIamMember } from "@cdktf/provider-google/lib/secret-manager-secret-iam-member";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { PubsubTopicIamMember } from "@cdktf/provider-google/lib/pubsub-topic-iam-member";
 import { DataGoogleProject } from "@cdktf/provider-google/lib/data-google-project";
 import type { PlueConfig } from "../config/schema.ts";
-import { dbHostSecretId, names, secretId } from "../lib/names.ts";
+import { names, secretId } from "../lib/names.ts";
 
 /** The only role any identity gets on a secret: read its versions. */
 export const SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor";
@@ -88,11 +88,18 @@ export interface SecretManagerSecretsProps {
   /** The validated environment: `secrets` (items, replication, rotation topic) and the project. */
   readonly config: PlueConfig;
   /**
-   * Grant the `api` and `migrate` identities read access to the Cloud SQL host secret
-   * (`dbHostSecretId`), which the Cloud SQL construct creates in the same stack.
-   * @default true
+   * The Cloud SQL host secret (created by the Cloud SQL construct): the `api` and `migrate`
+   * identities get read access to it, since both build DATABASE_URL from it.
+   * @default - no host secret access
    */
-  readonly grantDbHost?: boolean;
+  readonly dbHostSecret?: SecretManagerSecret;
+}
+
+/** Replication of every secret: automatic, or the configured replica locations (sorted). */
+export function secretReplication(config: PlueConfig) {
+  return config.secrets.replicaLocations.length === 0
+    ? { auto: {} }
+    : { userManaged: { replicas: [...config.secrets.replicaLocations].sort().map((location) => ({ location })) } };
 }
 
 /**
@@ -149,9 +156,7 @@ export class SecretManagerSecrets extends Construct {
       });
     }
 
-    const replication = config.secrets.replicaLocations.length === 0
-      ? { auto: {} }
-      : { userManaged: { replicas: [...config.secrets.replicaLocations].sort().map((location) => ({ location })) } };
+    const replication = secretReplication(config);
 
     const secrets = new Map<string, SecretManagerSecret>();
     const bindings = new Map<string, SecretManagerSecretIamMember>();
@@ -190,46 +195,20 @@ export class SecretManagerSecrets extends Construct {
     }
     this.secrets = secrets;
 
-    if (props.grantDbHost ?? true) {
-      // The host secret belongs to the Cloud SQL construct: referenced by name, and ordered after
-      // it by an aspect that finds it in the stack at synth time (see DependOnSecretById).
-      const hostSecret = dbHostSecretId(config);
-      const hostBindings: SecretManagerSecretIamMember[] = [];
+    if (props.dbHostSecret) {
       for (const consumer of ESO_CONSUMERS) {
         const bindingId = `db-host-${consumer}`;
-        const binding = new SecretManagerSecretIamMember(this, bindingId, {
-          project: config.project.id,
-          secretId: secretName(config, hostSecret),
-          role: SECRET_ACCESSOR_ROLE,
-          member: ids[consumer].member,
-        });
-        bindings.set(bindingId, binding);
-        hostBindings.push(binding);
+        bindings.set(
+          bindingId,
+          new SecretManagerSecretIamMember(this, bindingId, {
+            secretId: props.dbHostSecret.id,
+            role: SECRET_ACCESSOR_ROLE,
+            member: ids[consumer].member,
+          }),
+        );
       }
-      Aspects.of(this).add(new DependOnSecretById(hostSecret, hostBindings));
     }
     this.bindings = bindings;
   }
 }
 
-/**
- * Orders bindings that name a secret by its id after the `google_secret_manager_secret` with that
- * `secret_id` in the same stack, wherever in the stack it is created. Without it Terraform could
- * create the binding before the secret exists. When no such secret is in the stack, nothing changes.
- */
-class DependOnSecretById implements IAspect {
-  private done = false;
-
-  constructor(
-    private readonly id: string,
-    private readonly bindings: readonly SecretManagerSecretIamMember[],
-  ) {}
-
-  visit(node: IConstruct): void {
-    if (this.done || node !== this.bindings[0]) return;
-    this.done = true;
-    const secret = TerraformStack.of(node).node.findAll().find((c): c is SecretManagerSecret => c instanceof SecretManagerSecret && c.secretIdInput === this.id);
-    if (secret === undefined) return;
-    for (const b of this.bindings) b.dependsOn = [...(b.dependsOn ?? []), secret.fqn];
-  }
-}

@@ -84,3 +84,19 @@ export const DB_USER = "plue_app";
 export function dbHostSecretId(config: PlueConfig): string {
   return `${config.name}-db-host`;
 }
+
+/** The configured secret that holds the database user's password. */
+export const DB_PASSWORD_SECRET = "db-password";
+
+/** Environment variable names the External Secrets template writes itself. */
+export const RESERVED_SECRET_ENVS = ["DATABASE_HOST", "DATABASE_URL"] as const;
+
+/**
+ * Secrets the plan cannot do without, and the consumers each must list: the connection string
+ * of the API and the schema Job, and the two private keys the edge stack reads at apply.
+ */
+export const REQUIRED_SECRETS: Readonly<Record<string, readonly string[]>> = {
+  [DB_PASSWORD_SECRET]: ["api", "migrate", "data"],
+  "origin-client-key": ["edge"],
+  "origin-key": ["edge"],
+};

@@ -13,7 +13,7 @@ export class DataStack extends PlueStack {
 
   constructor(scope: Construct, id: string, props: PlueStackProps) {
     super(scope, id, props);
-    this.secrets = new SecretManagerSecrets(this, "secrets", { config: props.config });
     this.postgres = new CloudSqlPostgres(this, "postgres", { config: props.config });
+    this.secrets = new SecretManagerSecrets(this, "secrets", { config: props.config, dbHostSecret: this.postgres.hostSecret });
   }
 }

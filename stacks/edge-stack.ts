@@ -10,7 +10,6 @@ import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { CloudArmorSecurityPolicy } from "../constructs/cloud-armor-security-policy.ts";
 import { CloudflareZoneProtection } from "../constructs/cloudflare-zone-protection.ts";
 import { OriginMtlsLoadBalancer } from "../constructs/origin-mtls-load-balancer.ts";
-import type { PlueConfig } from "../config/schema.ts";
 import type { PublicCerts } from "../lib/public-certs.ts";
 import { K8S, names, networkId, secretId } from "../lib/names.ts";
 import { GOOGLE_LB_RANGES } from "../lib/ranges.ts";
@@ -47,17 +46,6 @@ export interface EdgeStackProps extends PlueStackProps {
   readonly certs: PublicCerts;
 }
 
-/** Fails unless every secret this stack reads is configured with `edge` among its consumers. */
-function checkEdgeSecrets(config: PlueConfig): void {
-  const problems = Object.values(EDGE_SECRETS).flatMap((name) => {
-    const item = config.secrets.items[name];
-    if (!item) return [`edge: 'secrets.items.${name}' is missing (got nothing). Add it with consumers: [edge] (see config/example.yaml).`];
-    if (!item.consumers.includes("edge")) return [`edge: 'secrets.items.${name}.consumers' does not list edge (got ${JSON.stringify(item.consumers)}). Add edge: Terraform reads it when applying the edge stack.`];
-    return [];
-  });
-  if (problems.length > 0) throw new Error(problems.join("\n"));
-}
-
 /**
  * The `edge` stack: Cloudflare in front, a global external Application Load Balancer that
  * accepts only Cloudflare's client certificate (origin mTLS), Cloud Armor admitting only
@@ -85,7 +73,6 @@ export class EdgeStack extends PlueStack {
     const { config, certs } = props;
     const n = names(config);
     const prefix = `${config.name}-edge`;
-    checkEdgeSecrets(config);
 
     // No credential in code or plan: the provider reads CLOUDFLARE_API_TOKEN at apply time.
     new CloudflareProvider(this, "cloudflare", {});

@@ -50,6 +50,22 @@ describe("npm run synth", () => {
     }
   });
 
+  it("writes every depends_on as a plain resource address (Terraform rejects interpolations there)", () => {
+    const addresses: string[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === "depends_on" && Array.isArray(v)) addresses.push(...(v as string[]));
+          else walk(v);
+        }
+      }
+    };
+    for (const s of stackNames()) walk(stack(s));
+    expect(addresses.length).toBeGreaterThan(10);
+    for (const a of addresses) expect(a).toMatch(/^(data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+$/);
+  });
+
   it("produces byte-identical output on a second synth, from another working directory", () => {
     const out = join(work, "second");
     const run = synth(["--out", out], work);

@@ -8,7 +8,6 @@ import { z } from "zod";
 import { parse as parsePg } from "pg-connection-string";
 import { allObjects, chart, chartText, only, resources, stack, type K8sObject } from "../support/plan.ts";
 import { exampleConfig } from "../support/config.ts";
-import { consumerData } from "../../charts/external-secrets-chart.ts";
 
 type Resource = Record<string, any>;
 
@@ -243,19 +242,4 @@ describe("external-secrets chart", () => {
     }
   });
 
-  it("fails if db-password is missing or not read by the consumer", () => {
-    const { "db-password": _, ...rest } = config.secrets.items;
-    expect(() => consumerData({ ...config, secrets: { ...config.secrets, items: rest } }, "api")).toThrow(
-      "config: 'secrets.items.db-password.consumers' must include api (got no such secret). The api Secret's DATABASE_URL is built from it.",
-    );
-    const noMigrate = { ...config.secrets.items, "db-password": { description: "x", consumers: ["api" as const], env: "DATABASE_PASSWORD" } };
-    expect(() => consumerData({ ...config, secrets: { ...config.secrets, items: noMigrate } }, "migrate")).toThrow("must include migrate (got api)");
-  });
-
-  it("fails if two secrets would write the same key into a Secret", () => {
-    const items = { ...config.secrets.items, "csrf-key": { description: "x", consumers: ["api" as const], env: "DATABASE_URL" } };
-    expect(() => consumerData({ ...config, secrets: { ...config.secrets, items } }, "api")).toThrow(
-      "config: 'secrets.items.*.env' writes DATABASE_URL twice into the api Secret (got DATABASE_URL). Give each secret its own env name; DATABASE_HOST and DATABASE_URL are reserved.",
-    );
-  });
 });

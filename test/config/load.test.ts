@@ -96,6 +96,83 @@ describe("config validation", () => {
     expect(broken((c) => (c.images.api = "not an image"))[0]).toContain("'images.api' is not a container image reference");
   });
 
+  it("fails if SSH is enabled without source ranges", () => {
+    expect(broken((c) => (c.api.ssh = { enabled: true, port: 2222, sourceRanges: [] }))).toEqual([
+      expect.stringContaining("'api.ssh.sourceRanges' is empty while SSH is enabled"),
+    ]);
+  });
+
+  it("fails if production opens SSH to the whole internet", () => {
+    const p = production((c) => (c.api.ssh = { enabled: true, port: 2222, sourceRanges: ["0.0.0.0/0", "::/0"] })).join("\n");
+    expect(p).toContain("'api.ssh.sourceRanges[0]' opens Git over SSH to the whole internet (production)");
+    expect(p).toContain("'api.ssh.sourceRanges[1]' opens Git over SSH to the whole internet (production)");
+  });
+
+  it("fails if the database password secret is missing", () => {
+    expect(broken((c) => delete c.secrets.items["db-password"])).toEqual([
+      "config/example.yaml: 'secrets.items.db-password' is missing (got nothing). Add it with consumers [api, migrate, data] (see config/example.yaml).",
+    ]);
+  });
+
+  it("fails if an origin key secret does not list edge", () => {
+    expect(broken((c) => (c.secrets.items["origin-key"].consumers = ["api"]))).toEqual([
+      `config/example.yaml: 'secrets.items.origin-key.consumers' does not list edge (got ["api"]). Add edge: the plan reads this secret there.`,
+    ]);
+    expect(broken((c) => delete c.secrets.items["origin-client-key"])[0]).toContain("'secrets.items.origin-client-key' is missing");
+  });
+
+  it("fails if two secrets share an env name, or one takes a reserved name", () => {
+    expect(broken((c) => (c.secrets.items["csrf-key"].env = "SESSION_SECRET"))[0]).toMatch(/'secrets\.items\.(csrf-key|session-secret)\.env' is also the env of/);
+    expect(broken((c) => (c.secrets.items["csrf-key"].env = "DATABASE_URL"))[0]).toContain("'secrets.items.csrf-key.env' is reserved");
+  });
+
+  it("fails if a Cloudflare range is listed twice", () => {
+    expect(broken((c) => c.edge.cloudflareRanges.cidrs.push("173.245.48.0/20"))[0]).toContain("'edge.cloudflareRanges.cidrs[22]' lists a range twice");
+  });
+
+  it("fails if the state location is one Cloud KMS cannot hold the state key in", () => {
+    expect(broken((c) => (c.state.location = "NAM4"))[0]).toContain("'state.location' is not a location both Cloud Storage and Cloud KMS offer");
+  });
+
+  it("fails if the name prefix would make a service account id too long", () => {
+    expect(broken((c) => (c.name = "a-nineteen-char-pfx"))[0]).toContain("'name' is not a valid name prefix");
+  });
+
+  it("fails if the API's minimum replicas exceed its maximum", () => {
+    expect(broken((c) => (c.api.minReplicas = 12))[0]).toContain("'api.minReplicas' is above 'api.maxReplicas' (10)");
+  });
+
+  it("fails if production runs fewer than 3 API replicas", () => {
+    expect(production().join("\n")).toContain("'api.minReplicas' is below 3 (production)");
+  });
+
+  it("fails if production keeps a placeholder state bucket or PKI organization", () => {
+    const p = production().join("\n");
+    expect(p).toContain("'state.bucket' holds a placeholder value (production)");
+    expect(p).toContain("'pki.organization' holds a placeholder value (production)");
+  });
+
+  it.each([
+    ["secrets.items.csrf-key.consumers[0]", (c: Record<string, any>) => (c.secrets.items["csrf-key"].consumers = ["everyone"]), "is not a consumer"],
+    ["secrets.items.csrf-key.env", (c: Record<string, any>) => (c.secrets.items["csrf-key"].env = "csrf-key"), "is not an environment variable name"],
+    ["secrets.rotationTopic", (c: Record<string, any>) => (c.secrets.rotationTopic = "rotation"), "is not a Pub/Sub topic id"],
+    ["edge.cloudflareZoneId", (c: Record<string, any>) => (c.edge.cloudflareZoneId = "zone"), "is not a Cloudflare zone id"],
+    ["edge.originCertValidityDays", (c: Record<string, any>) => (c.edge.originCertValidityDays = 100), "is not a validity Cloudflare's Origin CA offers"],
+    ["externalSecrets.chartVersion", (c: Record<string, any>) => (c.externalSecrets.chartVersion = "^2.0.0"), "is not an exact chart version"],
+    ["externalSecrets.refreshInterval", (c: Record<string, any>) => (c.externalSecrets.refreshInterval = "hourly"), "is not a duration"],
+    ["cluster.maintenanceStart", (c: Record<string, any>) => (c.cluster.maintenanceStart = "25:00"), "is not a time of day"],
+    ["database.backupStart", (c: Record<string, any>) => (c.database.backupStart = "2am"), "is not a time of day"],
+    ["runner.resources.memory", (c: Record<string, any>) => (c.runner.resources.memory = "4 GB"), "is not a Kubernetes memory quantity"],
+    ["api.healthPath", (c: Record<string, any>) => (c.api.healthPath = "health"), "is not a URL path"],
+    ["pki.originHostnames[0]", (c: Record<string, any>) => (c.pki.originHostnames = ["not a host"]), "is not a hostname"],
+    ["pki.dir", (c: Record<string, any>) => (c.pki.dir = "/abs path"), "is not a relative path"],
+    ["database.version", (c: Record<string, any>) => (c.database.version = "POSTGRES_9_6"), "is not a supported Cloud SQL PostgreSQL version"],
+    ["cluster.releaseChannel", (c: Record<string, any>) => (c.cluster.releaseChannel = "EXTENDED"), "is not a GKE release channel"],
+    ["edge.domain", (c: Record<string, any>) => (c.edge.domain = "localhost"), "is not a DNS name"],
+  ])("fails if '%s' is malformed", (field, mutate, problem) => {
+    expect(broken(mutate)[0]).toContain(`'${field}' ${problem}`);
+  });
+
   it("reports every problem at once", () => {
     const p = broken((c) => {
       delete c.project.id;

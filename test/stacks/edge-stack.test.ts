@@ -298,21 +298,6 @@ describe("edge stack, other inputs", () => {
     expect(r[1]?.match.config.src_ip_ranges).toEqual(["198.51.100.0/24"]);
   });
 
-  it("fails if the origin-client-key secret is not configured", () => {
-    expect(() =>
-      build((c) => {
-        const { ["origin-client-key"]: _dropped, ...items } = c.secrets.items;
-        return { ...c, secrets: { ...c.secrets, items } };
-      }),
-    ).toThrow("edge: 'secrets.items.origin-client-key' is missing (got nothing). Add it with consumers: [edge]");
-  });
-
-  it("fails if the origin-key secret does not list edge among its consumers", () => {
-    expect(() =>
-      build((c) => ({ ...c, secrets: { ...c.secrets, items: { ...c.secrets.items, "origin-key": { ...c.secrets.items["origin-key"]!, consumers: ["api"] } } } })),
-    ).toThrow(`edge: 'secrets.items.origin-key.consumers' does not list edge (got ["api"]). Add edge`);
-  });
-
   it("fails if a Cloudflare range is listed twice", () => {
     expect(() => build((c) => ({ ...c, edge: { ...c.edge, cloudflareRanges: { ...c.edge.cloudflareRanges, cidrs: ["198.51.100.0/24", "198.51.100.0/24"] } } }))).toThrow(
       /'allowedSourceRanges' lists a range twice \(got 198\.51\.100\.0\/24, 198\.51\.100\.0\/24\)\. List each range once\./,
