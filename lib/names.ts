@@ -13,6 +13,7 @@ export interface Names {
   readonly nat: string;
   readonly privateServicesRange: string;
   readonly keyRing: string;
+  readonly stateKeyRing: string;
   readonly stateKey: string;
   readonly clusterSecretsKey: string;
   readonly ciServiceAccount: string;
@@ -33,6 +34,7 @@ export function names(config: PlueConfig): Names {
     nat: `${p}-nat`,
     privateServicesRange: `${p}-private-services`,
     keyRing: `${p}-keyring`,
+    stateKeyRing: `${p}-tfstate-keyring`,
     stateKey: `${p}-tfstate`,
     clusterSecretsKey: `${p}-gke-secrets`,
     ciServiceAccount: `${p}-ci`,

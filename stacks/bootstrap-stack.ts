@@ -18,6 +18,7 @@ export const REQUIRED_SERVICES = [
   "cloudkms.googleapis.com",
   "compute.googleapis.com",
   "container.googleapis.com",
+  "dns.googleapis.com",
   "iam.googleapis.com",
   "iamcredentials.googleapis.com",
   "logging.googleapis.com",
@@ -33,7 +34,8 @@ export const REQUIRED_SERVICES = [
 export const AUDITED_SERVICES = ["cloudkms.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com"] as const;
 
 /**
- * The `bootstrap` stack: project APIs, audit logging, the KMS key ring, and the encrypted,
+ * The `bootstrap` stack: project APIs, audit logging, the KMS key rings (the region's, and one in
+ * the state bucket's location for its key), and the encrypted,
  * versioned, private Terraform state bucket every other stack's backend points at, plus the
  * CI deployer identity.
  * @see https://cloud.google.com/docs/terraform/resource-management/store-state
@@ -41,7 +43,7 @@ export const AUDITED_SERVICES = ["cloudkms.googleapis.com", "secretmanager.googl
 export class BootstrapStack extends PlueStack {
   /** The state bucket. */
   readonly stateBucket: StorageBucket;
-  /** The key ring that holds the state and cluster keys. */
+  /** The region's key ring (the cluster's secrets key lives there). */
   readonly keyRing: KmsKeyRing;
 
   constructor(scope: Construct, id: string, props: PlueStackProps) {
@@ -73,9 +75,16 @@ export class BootstrapStack extends PlueStack {
       dependsOn: services,
       lifecycle: { preventDestroy: true },
     });
+    // Cloud Storage requires a CMEK key in the bucket's own location (e.g. "us" for US).
+    const stateKeyRing = new KmsKeyRing(this, "state-key-ring", {
+      name: n.stateKeyRing,
+      location: config.state.location.toLowerCase(),
+      dependsOn: services,
+      lifecycle: { preventDestroy: true },
+    });
     const stateKey = new KmsCryptoKey(this, "state-key", {
       name: n.stateKey,
-      keyRing: this.keyRing.id,
+      keyRing: stateKeyRing.id,
       purpose: "ENCRYPT_DECRYPT",
       rotationPeriod,
       lifecycle: { preventDestroy: true },

@@ -7,14 +7,19 @@ import { ComputeRouterNat } from "@cdktf/provider-google/lib/compute-router-nat"
 import { ComputeGlobalAddress } from "@cdktf/provider-google/lib/compute-global-address";
 import { ServiceNetworkingConnection } from "@cdktf/provider-google/lib/service-networking-connection";
 import { ComputeFirewall } from "@cdktf/provider-google/lib/compute-firewall";
+import { DnsManagedZone } from "@cdktf/provider-google/lib/dns-managed-zone";
+import { DnsRecordSet } from "@cdktf/provider-google/lib/dns-record-set";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
+import { GOOGLE_API_VIPS } from "../lib/ranges.ts";
 import { parseCidr } from "../lib/cidr.ts";
 import { names } from "../lib/names.ts";
 
 /**
  * The `network` stack: a custom-mode VPC with one regional subnet (secondary ranges for pods
  * and services, Private Google Access, flow logs), Cloud NAT for egress from private nodes,
- * and the private services access range + peering that Cloud SQL's private IP lives on.
+ * the private services access range + peering that Cloud SQL's private IP lives on, and a
+ * private DNS zone that answers `*.googleapis.com` with private.googleapis.com's fixed
+ * addresses — so pods reach Google APIs on a small, known range that NetworkPolicy can allow.
  * @see https://cloud.google.com/kubernetes-engine/docs/how-to/private-clusters
  * @see https://cloud.google.com/sql/docs/postgres/configure-private-services-access
  */
@@ -98,6 +103,32 @@ export class NetworkStack extends PlueStack {
       service: "servicenetworking.googleapis.com",
       reservedPeeringRanges: [psaRange.name],
       deletionPolicy: "ABANDON",
+    });
+
+    // private.googleapis.com: 199.36.153.8/30, reached through Private Google Access.
+    const privateVip = GOOGLE_API_VIPS[0];
+    const base = privateVip.split("/")[0]?.split(".").map(Number) ?? [];
+    const vipAddresses = [0, 1, 2, 3].map((i) => [base[0], base[1], base[2], (base[3] ?? 0) + i].join("."));
+    const zone = new DnsManagedZone(this, "googleapis-zone", {
+      name: `${n.network}-googleapis`,
+      dnsName: "googleapis.com.",
+      description: "Google APIs through private.googleapis.com (Private Google Access)",
+      visibility: "private",
+      privateVisibilityConfig: { networks: [{ networkUrl: this.network.id }] },
+    });
+    new DnsRecordSet(this, "googleapis-private-a", {
+      managedZone: zone.name,
+      name: "private.googleapis.com.",
+      type: "A",
+      ttl: 300,
+      rrdatas: vipAddresses,
+    });
+    new DnsRecordSet(this, "googleapis-wildcard-cname", {
+      managedZone: zone.name,
+      name: "*.googleapis.com.",
+      type: "CNAME",
+      ttl: 300,
+      rrdatas: ["private.googleapis.com."],
     });
 
     new TerraformOutput(this, "network-id", { value: this.network.id });

@@ -1,5 +1,6 @@
 import type { Construct } from "constructs";
 import type { Chart } from "cdk8s";
+import { dependable } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Manifest, type ManifestConfig } from "@cdktf/provider-kubernetes/lib/manifest";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
@@ -29,8 +30,10 @@ export function manifestId(chartId: string, o: K8sObject): string {
 /**
  * The `workloads` stack: every object of every chart as one `kubernetes_manifest`, applied
  * through the cluster's IAM-authenticated DNS endpoint. Ordering: namespaces first; objects
- * that use the platform stack's CRDs come after that stack (stack dependency); the schema Job
- * is waited for (`Complete`), and the API Deployment only rolls out after it.
+ * that use the platform stack's CRDs come after that stack (stack dependency); each admission
+ * policy binding after its policy; the schema Job after its ExternalSecret and NetworkPolicy,
+ * and it is waited for (`Complete`); the API Deployment after everything else, so no runner
+ * can start before its guardrails exist.
  * @see https://registry.terraform.io/providers/hashicorp/kubernetes/latest/docs/resources/manifest
  */
 export class WorkloadsStack extends PlueStack {
@@ -42,39 +45,49 @@ export class WorkloadsStack extends PlueStack {
     const access = clusterAccess(this, props.config);
     const provider = new KubernetesProvider(this, "kubernetes", { host: access.host, token: access.token });
 
+    // Pass 1: one manifest per object.
     const manifests = new Map<string, Manifest>();
-    const namespaces = new Map<string, Manifest>();
-    const byKind = (kind: string, namespace?: string) =>
-      [...manifests.values()].filter((m) => {
-        const o = m.manifestInput as K8sObject | undefined;
-        return o?.kind === kind && (namespace === undefined || o.metadata.namespace === namespace);
-      });
-
+    const objects = new Map<Manifest, { readonly o: K8sObject; readonly chart: string }>();
     for (const chart of props.charts) {
       for (const o of chart.toJson() as K8sObject[]) {
-        const deps: Manifest[] = [];
-        const ns = o.metadata.namespace;
-        const nsManifest = ns ? namespaces.get(ns) : undefined;
-        if (nsManifest) deps.push(nsManifest);
-        const isSchemaJob = o.kind === "Job" && props.schemaJobName !== undefined && o.metadata.name === props.schemaJobName;
-        if (isSchemaJob || o.kind === "Deployment") deps.push(...byKind("ExternalSecret", ns));
-        if (o.kind === "Deployment") deps.push(...byKind("Job", ns));
-
-        const config: ManifestConfig = {
+        const isSchemaJob = o.kind === "Job" && o.metadata.name === props.schemaJobName;
+        const id = manifestId(chart.node.id, o);
+        if (manifests.has(id)) throw new Error(`workloads: two objects share the id ${id}`);
+        const m = new Manifest(this, id, {
           provider,
           manifest: o,
-          ...(deps.length > 0 ? { dependsOn: deps } : {}),
           ...(isSchemaJob
             ? { wait: { condition: [{ type: "Complete", status: "True" }] }, timeouts: { create: "15m", update: "15m" } }
             : {}),
           ...(o.kind === "Deployment" ? { wait: { rollout: true }, timeouts: { create: "10m", update: "10m" } } : {}),
-        };
-        const id = manifestId(chart.node.id, o);
-        if (manifests.has(id)) throw new Error(`workloads: two objects share the id ${id}`);
-        const m = new Manifest(this, id, config);
+        } satisfies ManifestConfig);
         manifests.set(id, m);
-        if (o.kind === "Namespace") namespaces.set(o.metadata.name, m);
+        objects.set(m, { o, chart: chart.node.id });
       }
+    }
+
+    // Pass 2: explicit ordering.
+    const all = [...objects.entries()];
+    const where = (test: (o: K8sObject, chart: string) => boolean) => all.filter(([, x]) => test(x.o, x.chart)).map(([m]) => m);
+    for (const [m, { o, chart }] of all) {
+      const ns = o.metadata.namespace;
+      const deps = where((x) => x.kind === "Namespace" && x.metadata.name === ns);
+      if (o.kind === "Job" && o.metadata.name === props.schemaJobName) {
+        // The Job runs only with its credentials and its network policies in place.
+        deps.push(...where((x) => (x.kind === "ExternalSecret" || x.kind === "NetworkPolicy") && x.metadata.namespace === ns));
+      }
+      if (o.kind === "Deployment") {
+        // The API starts runner pods: every guardrail (admission policies, quota, RBAC, network
+        // policies), its secrets and the schema Job come first — every other chart's objects,
+        // and its own service account.
+        deps.push(...where((x, c) => c !== chart || x.kind === "ServiceAccount"));
+      }
+      if (o.kind === "ValidatingAdmissionPolicyBinding") {
+        const policyName = (o as { spec?: { policyName?: string } }).spec?.policyName;
+        deps.push(...where((x) => x.kind === "ValidatingAdmissionPolicy" && x.metadata.name === policyName));
+      }
+      const unique = [...new Set(deps)].filter((d) => d !== m);
+      if (unique.length > 0) m.dependsOn = unique.map((d) => dependable(d));
     }
     this.manifests = manifests;
   }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { only, resources, stack, stackText } from "../support/plan.ts";
-import { REQUIRED_SERVICES } from "../../stacks/bootstrap-stack.ts";
 
 const tf = stack("bootstrap");
 const bucket = only(tf, "google_storage_bucket");
@@ -35,6 +34,14 @@ describe("bootstrap stack", () => {
     expect(bucket.depends_on).toContain("google_kms_crypto_key_iam_member.state-key-gcs-agent");
   });
 
+  it("keeps the state key in the bucket's own location, as CMEK on Cloud Storage requires", () => {
+    expect(bucket.location).toBe("US");
+    const rings = resources(tf, "google_kms_key_ring") as Record<string, any>;
+    expect(stateKey.key_ring).toBe("${google_kms_key_ring.state-key-ring.id}");
+    expect(rings["state-key-ring"]).toMatchObject({ name: "plue-tfstate-keyring", location: "us" });
+    expect(rings["key-ring"]).toMatchObject({ name: "plue-keyring", location: "us-central1" });
+  });
+
   it("rotates the state key on the configured period", () => {
     expect(stateKey.rotation_period).toBe(`${90 * 86400}s`);
   });
@@ -43,7 +50,7 @@ describe("bootstrap stack", () => {
     expect(bucket.force_destroy).toBe(false);
     expect(bucket.lifecycle).toEqual({ prevent_destroy: true });
     expect(stateKey.lifecycle).toEqual({ prevent_destroy: true });
-    expect(only(tf, "google_kms_key_ring").lifecycle).toEqual({ prevent_destroy: true });
+    for (const ring of Object.values(resources(tf, "google_kms_key_ring"))) expect(ring.lifecycle).toEqual({ prevent_destroy: true });
   });
 
   it("expires non-current state versions only after the retention period", () => {
@@ -60,7 +67,22 @@ describe("bootstrap stack", () => {
 
   it("enables every API the plan needs and never disables one on destroy", () => {
     const services = Object.values(resources(tf, "google_project_service"));
-    expect(services.map((s) => s.service).sort()).toEqual([...REQUIRED_SERVICES].sort());
+    expect(services.map((s) => s.service).sort()).toEqual([
+      "certificatemanager.googleapis.com",
+      "cloudkms.googleapis.com",
+      "compute.googleapis.com",
+      "container.googleapis.com",
+      "dns.googleapis.com",
+      "iam.googleapis.com",
+      "iamcredentials.googleapis.com",
+      "logging.googleapis.com",
+      "monitoring.googleapis.com",
+      "networksecurity.googleapis.com",
+      "secretmanager.googleapis.com",
+      "servicenetworking.googleapis.com",
+      "sqladmin.googleapis.com",
+      "storage.googleapis.com",
+    ]);
     for (const s of services) expect(s.disable_on_destroy).toBe(false);
   });
 

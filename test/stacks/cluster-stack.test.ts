@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { only, resources, stack, stackText } from "../support/plan.ts";
-import { NODE_SERVICE_ACCOUNT_ROLES } from "../../constructs/hardened-cluster.ts";
 
 const tf = stack("cluster");
 const cluster = only(tf, "google_container_cluster") as Record<string, any>;
@@ -103,7 +102,15 @@ describe("cluster stack", () => {
     const [nodeSaId] = Object.entries(resources(tf, "google_service_account")).find(([, sa]) => sa.account_id === "plue-gke-nodes") ?? [];
     expect(nodeSaId).toBeDefined();
     const grants = Object.values(resources(tf, "google_project_iam_member")) as Record<string, any>[];
-    expect(grants.map((g) => g.role).sort()).toEqual([...NODE_SERVICE_ACCOUNT_ROLES].sort());
+    // Written out here, not read from the construct: adding a role must fail this test.
+    expect(grants.map((g) => g.role).sort()).toEqual([
+      "roles/artifactregistry.reader",
+      "roles/autoscaling.metricsWriter",
+      "roles/logging.logWriter",
+      "roles/monitoring.metricWriter",
+      "roles/monitoring.viewer",
+      "roles/stackdriver.resourceMetadata.writer",
+    ]);
     for (const g of grants) expect(g.member).toBe(`\${google_service_account.${nodeSaId}.member}`);
     for (const pool of pools) {
       expect(pool.node_config.service_account).toMatch(/^\$\{google_service_account\.[^}]+\.email\}$/);

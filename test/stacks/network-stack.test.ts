@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { only, stack, stackText } from "../support/plan.ts";
+import { only, resources, stack, stackText } from "../support/plan.ts";
 
 const tf = stack("network");
 const subnet = only(tf, "google_compute_subnetwork") as Record<string, any>;
@@ -47,6 +47,19 @@ describe("network stack", () => {
     const peering = only(tf, "google_service_networking_connection") as Record<string, any>;
     expect(peering.service).toBe("servicenetworking.googleapis.com");
     expect(peering.reserved_peering_ranges).toEqual(["${google_compute_global_address.private-services-range.name}"]);
+  });
+
+  it("answers *.googleapis.com with private.googleapis.com inside the VPC, so Google API traffic stays on 199.36.153.8/30", () => {
+    const zone = only(tf, "google_dns_managed_zone") as Record<string, any>;
+    expect(zone).toMatchObject({ dns_name: "googleapis.com.", visibility: "private" });
+    expect(zone.private_visibility_config.networks).toEqual([{ network_url: "${google_compute_network.vpc.id}" }]);
+    const records = Object.values(resources(tf, "google_dns_record_set")) as Record<string, any>[];
+    expect(records.map((r) => [r.name, r.type, r.rrdatas])).toEqual(
+      expect.arrayContaining([
+        ["private.googleapis.com.", "A", ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]],
+        ["*.googleapis.com.", "CNAME", ["private.googleapis.com."]],
+      ]),
+    );
   });
 
   it("denies all ingress explicitly, with logging", () => {

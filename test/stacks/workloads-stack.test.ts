@@ -55,6 +55,28 @@ describe("workloads stack", () => {
     expect(api.wait).toEqual({ rollout: true });
   });
 
+  it("rolls the API out only after every runner guardrail and network policy exists", () => {
+    const api = manifest("api-deployment-api-api");
+    const guardrails = Object.entries(manifests).filter(([, m]) =>
+      ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ResourceQuota", "LimitRange", "Role", "RoleBinding", "NetworkPolicy", "FQDNNetworkPolicy"].includes(m.manifest.kind),
+    );
+    expect(guardrails.length).toBeGreaterThan(15);
+    for (const [id] of guardrails) expect(api.depends_on, id).toContain(`kubernetes_manifest.${id}`);
+  });
+
+  it("binds each admission policy only after the policy exists", () => {
+    const bindings = Object.values(manifests).filter((m) => m.manifest.kind === "ValidatingAdmissionPolicyBinding");
+    expect(bindings).toHaveLength(2);
+    for (const b of bindings) {
+      expect(b.depends_on).toContain(`kubernetes_manifest.runner-sandbox-validatingadmissionpolicy-cluster-${b.manifest.spec.policyName}`);
+    }
+  });
+
+  it("runs the schema Job only after its ExternalSecret and NetworkPolicy exist", () => {
+    const job = Object.values(manifests).find((m) => m.manifest.kind === "Job");
+    expect(job.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/externalsecret-api-schema-migrate-env$/), expect.stringMatching(/schema-job-networkpolicy-api-/)]));
+  });
+
   it("rolls the API out only after its ExternalSecret exists", () => {
     const api = manifest("api-deployment-api-api");
     const externalSecrets = Object.entries(manifests).filter(([, m]) => m.manifest.kind === "ExternalSecret" && m.manifest.metadata.namespace === "api");
