@@ -92,7 +92,8 @@ export class NetworkPoliciesChart extends Chart {
     egress("api-egress-cloud-sql", api, apiPods, [{ to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }], ports: [tcp(5432)] }]);
     egress("api-egress-google", api, apiPods, [
       { to: GOOGLE_API_VIPS.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(443)] },
-      { to: [{ ipBlock: { cidr: `${METADATA_SERVER_IP}/32` } }], ports: [tcp(80), tcp(988)] },
+      // The GKE metadata server (Workload Identity tokens) answers on port 80 under Dataplane V2.
+      { to: [{ ipBlock: { cidr: `${METADATA_SERVER_IP}/32` } }], ports: [tcp(80)] },
     ]);
     k8s(this, "api-api-egress-google-fqdn", {
       apiVersion: "networking.gke.io/v1alpha1",

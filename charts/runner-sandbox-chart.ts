@@ -22,6 +22,25 @@ export interface RunnerSandboxChartProps {
 /** Name of the PodTemplate the API copies to start agent and workflow pods. */
 export const RUNNER_POD_TEMPLATE = "runner";
 
+/**
+ * Namespaces the sandbox-pool reservation does not apply to: the runners themselves, and the
+ * Kubernetes and GKE system namespaces, whose node agents tolerate every taint by design.
+ */
+export const SANDBOX_RESERVATION_EXEMPT = [
+  "runners",
+  "kube-system",
+  "kube-public",
+  "kube-node-lease",
+  "gke-managed-system",
+  "gke-managed-cim",
+  "gke-managed-filestorecsi",
+  "gke-managed-parallelstorecsi",
+  "gke-managed-volumepopulator",
+  "gmp-system",
+  "gmp-public",
+  "gke-gmp-system",
+] as const;
+
 /** Names of the admission policies (cluster-scoped). */
 export const RUNNER_POLICY = "plue-runner-sandbox";
 export const SANDBOX_RESERVED_POLICY = "plue-sandbox-pool-reserved";
@@ -34,46 +53,52 @@ export const SANDBOX_RESERVED_POLICY = "plue-sandbox-pool-reserved";
 const CONTAINERS = "object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])";
 
 /** The rules a runner pod must satisfy, each with the message the API server returns. */
-export const RUNNER_POD_RULES: readonly { readonly expression: string; readonly message: string }[] = [
-  { expression: "has(object.spec.runtimeClassName) && object.spec.runtimeClassName == 'gvisor'", message: "runner pods must set runtimeClassName: gvisor" },
-  {
-    expression: "has(object.spec.nodeSelector) && 'sandbox.gke.io/runtime' in object.spec.nodeSelector && object.spec.nodeSelector['sandbox.gke.io/runtime'] == 'gvisor'",
-    message: "runner pods must select the gVisor pool (nodeSelector sandbox.gke.io/runtime: gvisor)",
-  },
-  { expression: "has(object.spec.automountServiceAccountToken) && object.spec.automountServiceAccountToken == false", message: "runner pods must set automountServiceAccountToken: false" },
-  {
-    expression: "!has(object.spec.hostNetwork) || object.spec.hostNetwork == false",
-    message: "runner pods must not use the host network",
-  },
-  {
-    expression: "has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot == true",
-    message: "runner pods must set securityContext.runAsNonRoot: true",
-  },
-  {
-    expression: "has(object.spec.securityContext) && has(object.spec.securityContext.seccompProfile) && object.spec.securityContext.seccompProfile.type == 'RuntimeDefault'",
-    message: "runner pods must set securityContext.seccompProfile.type: RuntimeDefault",
-  },
-  {
-    expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem == true)",
-    message: "every runner container must set readOnlyRootFilesystem: true",
-  },
-  {
-    expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && c.securityContext.allowPrivilegeEscalation == false)",
-    message: "every runner container must set allowPrivilegeEscalation: false",
-  },
-  {
-    expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.capabilities) && has(c.securityContext.capabilities.drop) && 'ALL' in c.securityContext.capabilities.drop && (!has(c.securityContext.capabilities.add) || size(c.securityContext.capabilities.add) == 0))",
-    message: "every runner container must drop ALL capabilities and add none",
-  },
-  {
-    expression: "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
-    message: "runner containers must not be privileged",
-  },
-  {
-    expression: "variables.containers.all(c, has(c.resources) && has(c.resources.limits) && 'cpu' in c.resources.limits && 'memory' in c.resources.limits && 'ephemeral-storage' in c.resources.limits)",
-    message: "every runner container must set cpu, memory and ephemeral-storage limits",
-  },
-];
+export function runnerPodRules(maxRuntimeSeconds: number): readonly { readonly expression: string; readonly message: string }[] {
+  return [
+    { expression: "has(object.spec.runtimeClassName) && object.spec.runtimeClassName == 'gvisor'", message: "runner pods must set runtimeClassName: gvisor" },
+    {
+      expression: "has(object.spec.nodeSelector) && 'sandbox.gke.io/runtime' in object.spec.nodeSelector && object.spec.nodeSelector['sandbox.gke.io/runtime'] == 'gvisor'",
+      message: "runner pods must select the gVisor pool (nodeSelector sandbox.gke.io/runtime: gvisor)",
+    },
+    { expression: "has(object.spec.automountServiceAccountToken) && object.spec.automountServiceAccountToken == false", message: "runner pods must set automountServiceAccountToken: false" },
+    {
+      expression: "!has(object.spec.hostNetwork) || object.spec.hostNetwork == false",
+      message: "runner pods must not use the host network",
+    },
+    {
+      expression: `has(object.spec.activeDeadlineSeconds) && object.spec.activeDeadlineSeconds <= ${maxRuntimeSeconds}`,
+      message: "runner pods must set activeDeadlineSeconds within the configured maximum run time",
+    },
+    {
+      expression: "has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot == true",
+      message: "runner pods must set securityContext.runAsNonRoot: true",
+    },
+    {
+      expression: "has(object.spec.securityContext) && has(object.spec.securityContext.seccompProfile) && object.spec.securityContext.seccompProfile.type == 'RuntimeDefault'",
+      message: "runner pods must set securityContext.seccompProfile.type: RuntimeDefault",
+    },
+    {
+      expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem == true)",
+      message: "every runner container must set readOnlyRootFilesystem: true",
+    },
+    {
+      expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && c.securityContext.allowPrivilegeEscalation == false)",
+      message: "every runner container must set allowPrivilegeEscalation: false",
+    },
+    {
+      expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.capabilities) && has(c.securityContext.capabilities.drop) && 'ALL' in c.securityContext.capabilities.drop && (!has(c.securityContext.capabilities.add) || size(c.securityContext.capabilities.add) == 0))",
+      message: "every runner container must drop ALL capabilities and add none",
+    },
+    {
+      expression: "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
+      message: "runner containers must not be privileged",
+    },
+    {
+      expression: "variables.containers.all(c, has(c.resources) && has(c.resources.limits) && 'cpu' in c.resources.limits && 'memory' in c.resources.limits && 'ephemeral-storage' in c.resources.limits)",
+      message: "every runner container must set cpu, memory and ephemeral-storage limits",
+    },
+  ];
+}
 
 /**
  * The runner sandbox in the `runners` namespace: the hardened pod template the API uses to
@@ -152,7 +177,7 @@ export class RunnerSandboxChart extends Chart {
           resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
         },
         variables: [{ name: "containers", expression: CONTAINERS }],
-        validations: RUNNER_POD_RULES.map((rule) => ({ expression: rule.expression, message: rule.message, reason: "Forbidden" })),
+        validations: runnerPodRules(config.runner.maxRuntimeSeconds).map((rule) => ({ expression: rule.expression, message: rule.message, reason: "Forbidden" })),
       },
     };
     k8s(this, "runner-policy", runnerPolicy);
@@ -168,8 +193,8 @@ export class RunnerSandboxChart extends Chart {
     };
     k8s(this, "runner-policy-binding", runnerBinding);
 
-    // Only runner pods may land on the gVisor pool: reject pods elsewhere in Plue's
-    // namespaces that ask for gVisor or tolerate the sandbox taint.
+    // Only runner pods may land on the gVisor pool: reject pods in every other namespace (but
+    // the system ones) that ask for gVisor, tolerate the sandbox taint, or bypass scheduling.
     const reservedPolicy: IValidatingAdmissionPolicy = {
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "ValidatingAdmissionPolicy",
@@ -191,6 +216,12 @@ export class RunnerSandboxChart extends Chart {
             message: "only pods in the runners namespace may tolerate the gVisor pool's taint",
             reason: "Forbidden",
           },
+          {
+            // A pod created with nodeName skips the scheduler, and with it the pool's taint.
+            expression: "request.operation != 'CREATE' || !has(object.spec.nodeName)",
+            message: "pods may not be created with spec.nodeName (it bypasses scheduling and the gVisor pool's taint)",
+            reason: "Forbidden",
+          },
         ],
       },
     };
@@ -204,7 +235,7 @@ export class RunnerSandboxChart extends Chart {
         validationActions: ["Deny"],
         matchResources: {
           namespaceSelector: {
-            matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: [K8S.namespaces.api, config.externalSecrets.namespace] }],
+            matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: [...SANDBOX_RESERVATION_EXEMPT] }],
           },
         },
       },

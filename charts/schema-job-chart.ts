@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ApiObject, Chart } from "cdk8s";
+import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
 // Types only (erased at runtime): the generated cdk8s-plus-28 classes would cost ~26 MB per synth.
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -7,10 +7,11 @@ import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
-import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
 import type { PlueConfig } from "../config/schema.ts";
 import { K8S } from "../lib/names.ts";
 import { DEFAULT_MIGRATIONS_DIR, listMigrations, migrationsHash, runnerScript } from "../db/migrations.ts";
+import { k8s as object } from "./k8s-object.ts";
+import { DNS_PORTS, dnsPeers, guaranteedResources, NOT_ON_SANDBOX_NODES, restrictedContainerSecurityContext, restrictedPodSecurityContext, tcp } from "./restricted.ts";
 
 /** Where the migration files are mounted; the runner gets it as `--dir`. */
 export const MIGRATIONS_MOUNT = "/migrations";
@@ -24,21 +25,8 @@ export const MIGRATE_UID = 70;
 export const HASH_LENGTH = 10;
 /** Hex digits of the pod template hash appended to the Job name. */
 export const TEMPLATE_HASH_LENGTH = 6;
-/** NodeLocal DNS cache address (GKE). */
-export const NODE_LOCAL_DNS_IP = "169.254.20.10";
 /** Kubernetes refuses ConfigMaps over 1 MiB. */
 const CONFIG_MAP_LIMIT = 1024 * 1024;
-
-/** A Kubernetes object with its type meta, as the API spells it. */
-interface TypedObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-}
-
-/** Adds `obj` to `scope` as a plain cdk8s ApiObject, type-checked against its model. */
-function object<T extends TypedObject>(scope: Construct, id: string, obj: T): ApiObject {
-  return new ApiObject(scope, id, { ...obj });
-}
 
 /** Props of {@link SchemaJobChart}. */
 export interface SchemaJobChartProps {
@@ -108,13 +96,6 @@ export class SchemaJobChart extends Chart {
       automountServiceAccountToken: false,
     });
 
-    const restricted = {
-      runAsNonRoot: true,
-      runAsUser: MIGRATE_UID,
-      runAsGroup: MIGRATE_UID,
-      seccompProfile: { type: "RuntimeDefault" as const },
-    };
-
     const template: IPodTemplateSpec = {
       metadata: { labels: podLabels },
       spec: {
@@ -122,14 +103,8 @@ export class SchemaJobChart extends Chart {
         automountServiceAccountToken: false,
         enableServiceLinks: false,
         restartPolicy: "Never",
-        securityContext: { ...restricted, fsGroup: MIGRATE_UID },
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [{ matchExpressions: [{ key: K8S.sandboxNodeLabel, operator: "DoesNotExist" }] }],
-            },
-          },
-        },
+        securityContext: restrictedPodSecurityContext(MIGRATE_UID),
+        affinity: NOT_ON_SANDBOX_NODES,
         containers: [
           {
             name: "migrate",
@@ -145,25 +120,8 @@ export class SchemaJobChart extends Chart {
               { name: "TMPDIR", value: "/tmp" },
               { name: "HOME", value: "/tmp" },
             ],
-            resources: {
-              requests: {
-                cpu: "250m",
-                memory: "256Mi",
-                "ephemeral-storage": "256Mi",
-              },
-              limits: {
-                cpu: "250m",
-                memory: "256Mi",
-                "ephemeral-storage": "256Mi",
-              },
-            },
-            securityContext: {
-              ...restricted,
-              allowPrivilegeEscalation: false,
-              privileged: false,
-              readOnlyRootFilesystem: true,
-              capabilities: { drop: ["ALL"] },
-            },
+            resources: guaranteedResources({ cpu: "250m", memory: "256Mi", ephemeralStorage: "256Mi" }),
+            securityContext: restrictedContainerSecurityContext(MIGRATE_UID),
             volumeMounts: [
               { name: "runner", mountPath: RUNNER_MOUNT, readOnly: true },
               { name: "migrations", mountPath: MIGRATIONS_MOUNT, readOnly: true },
@@ -214,10 +172,6 @@ export class SchemaJobChart extends Chart {
       },
     });
 
-    const dnsPorts: INetworkPolicyPort[] = [
-      { protocol: "UDP", port: 53 },
-      { protocol: "TCP", port: 53 },
-    ];
     object<INetworkPolicy>(this, "network-policy", {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
@@ -227,20 +181,8 @@ export class SchemaJobChart extends Chart {
         // Both types listed: no ingress rule = no ingress; egress only as below.
         policyTypes: ["Ingress", "Egress"],
         egress: [
-          {
-            to: [
-              {
-                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-                podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-              },
-            ],
-            ports: dnsPorts,
-          },
-          ...(config.cluster.nodeLocalDns ? [{ to: [{ ipBlock: { cidr: `${NODE_LOCAL_DNS_IP}/32` } }], ports: dnsPorts }] : []),
-          {
-            to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }],
-            ports: [{ protocol: "TCP", port: 5432 }],
-          },
+          { to: dnsPeers(config.cluster.nodeLocalDns), ports: DNS_PORTS },
+          { to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }], ports: [tcp(5432)] },
         ],
       },
     });

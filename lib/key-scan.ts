@@ -8,8 +8,16 @@ import { join, relative } from "node:path";
 
 /** PEM armour of private keys: PKCS#1, PKCS#8 (plain and encrypted), EC, DSA, OpenSSH. */
 const PRIVATE_KEY_PEM = /-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----/;
-/** A private key's base64 DER body without armour (PKCS#8 RSA starts with MII...IBADANBgkqhkiG9w0BAQEFAASC). */
-const BARE_PKCS8_RSA = /MII[A-Za-z0-9+/]{3}IBADANBgkqhkiG9w0BAQEFAASC/;
+/**
+ * A private key's base64 DER body without its armour, as a careless template might embed it:
+ * PKCS#8 (RSA or EC), PKCS#1 RSA, and SEC1 EC (P-256, P-384).
+ */
+const BARE_KEYS: readonly [RegExp, string][] = [
+  [/MII[A-Za-z0-9+/]{3}IBADANBgkqhkiG9w0BAQEFAASC/, "base64 PKCS#8 RSA private key"],
+  [/MIG[A-Za-z0-9+/]AgEAMBMGByqGSM49AgE/, "base64 PKCS#8 EC private key"],
+  [/MII[A-Za-z0-9+/]{2,3}IBAAKC/, "base64 PKCS#1 RSA private key"],
+  [/MHcCAQEEI|MIGkAgEBBD/, "base64 SEC1 EC private key"],
+];
 
 /** One finding: the file (relative to the scanned root), the line, and what was found. */
 export interface KeyFinding {
@@ -36,7 +44,10 @@ export function scanText(text: string, secrets: readonly string[] = []): { line:
   const lines = text.replace(/\\n/g, "\n").split("\n");
   lines.forEach((l, i) => {
     if (PRIVATE_KEY_PEM.test(l)) found.push({ line: i + 1, what: "PEM private key block" });
-    else if (BARE_PKCS8_RSA.test(l)) found.push({ line: i + 1, what: "base64 PKCS#8 RSA private key" });
+    else {
+      const bare = BARE_KEYS.find(([re]) => re.test(l));
+      if (bare) found.push({ line: i + 1, what: bare[1] });
+    }
     for (const s of secrets) if (s.length >= 8 && l.includes(s)) found.push({ line: i + 1, what: "a known secret value" });
   });
   return found;

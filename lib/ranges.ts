@@ -25,5 +25,5 @@ export const GOOGLE_LB_RANGES = ["35.191.0.0/16", "130.211.0.0/22"] as const;
  */
 export const GOOGLE_API_VIPS = ["199.36.153.8/30", "199.36.153.4/30"] as const;
 
-/** The GKE metadata server (Workload Identity tokens): port 80, and 988 on Dataplane V2. */
+/** The GKE metadata server (Workload Identity tokens), port 80. */
 export const METADATA_SERVER_IP = "169.254.169.254";

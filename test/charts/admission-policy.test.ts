@@ -19,12 +19,13 @@ const runnerPolicy = policy("plue-runner-sandbox");
 const reservedPolicy = policy("plue-sandbox-pool-reserved");
 
 /** The messages of the validations that reject `pod` ([] = admitted). */
-function rejections(p: Policy, pod: Pod): string[] {
+function rejections(p: Policy, pod: Pod, operation: "CREATE" | "UPDATE" = "CREATE"): string[] {
+  const request = { operation };
   const variables: Record<string, unknown> = {};
-  for (const v of p.spec.variables ?? []) variables[v.name] = evaluate(v.expression, { object: pod, variables });
+  for (const v of p.spec.variables ?? []) variables[v.name] = evaluate(v.expression, { object: pod, variables, request });
   return p.spec.validations.flatMap((v) => {
     try {
-      return evaluate(v.expression, { object: pod, variables }) === true ? [] : [v.message];
+      return evaluate(v.expression, { object: pod, variables, request }) === true ? [] : [v.message];
     } catch {
       return [v.message];
     }
@@ -45,6 +46,8 @@ const drifts: Record<string, (pod: Pod) => void> = {
   "a service-account token": (p) => (p.spec.automountServiceAccountToken = true),
   "token automount unset": (p) => delete p.spec.automountServiceAccountToken,
   "the host network": (p) => (p.spec.hostNetwork = true),
+  "no deadline": (p) => delete p.spec.activeDeadlineSeconds,
+  "a deadline past the maximum run time": (p) => (p.spec.activeDeadlineSeconds = 86400),
   "runAsNonRoot false": (p) => (p.spec.securityContext.runAsNonRoot = false),
   "no pod securityContext": (p) => delete p.spec.securityContext,
   "seccomp Unconfined": (p) => (p.spec.securityContext.seccompProfile = { type: "Unconfined" }),
@@ -96,6 +99,13 @@ describe("sandbox-pool reservation policy (CEL evaluated)", () => {
     const pod = apiPod();
     pod.spec.runtimeClassName = "gvisor";
     expect(rejections(reservedPolicy, pod)).toEqual(["only pods in the runners namespace may use the gVisor runtime"]);
+  });
+
+  it("rejects a pod created with spec.nodeName (it would skip the scheduler and the taint), but not its later updates", () => {
+    const pod = apiPod();
+    pod.spec.nodeName = "gke-plue-gke-sandbox-1234";
+    expect(rejections(reservedPolicy, pod)).toEqual(["pods may not be created with spec.nodeName (it bypasses scheduling and the gVisor pool's taint)"]);
+    expect(rejections(reservedPolicy, pod, "UPDATE")).toEqual([]);
   });
 
   it("rejects a pod tolerating the sandbox taint, or every taint", () => {

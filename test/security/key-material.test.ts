@@ -47,8 +47,12 @@ describe("key-material scan", () => {
     for (const pem of [pkcs8, pkcs1, encrypted, ec]) expect(scanText(pem)).not.toEqual([]);
     expect(scanText(JSON.stringify({ value: pkcs8 }))).not.toEqual([]);
     // The bare base64 body without its armour, as a careless template might embed it.
-    const body = pkcs8.split("\n").slice(1, -2).join("");
-    expect(scanText(JSON.stringify({ value: body }))).toEqual([{ line: 1, what: "base64 PKCS#8 RSA private key" }]);
+    const bare = (pem: string) => JSON.stringify({ value: pem.split("\n").slice(1, -2).join("") });
+    const ec8 = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    expect(scanText(bare(pkcs8))).toEqual([{ line: 1, what: "base64 PKCS#8 RSA private key" }]);
+    expect(scanText(bare(pkcs1))).toEqual([{ line: 1, what: "base64 PKCS#1 RSA private key" }]);
+    expect(scanText(bare(ec))).toEqual([{ line: 1, what: "base64 SEC1 EC private key" }]);
+    expect(scanText(bare(ec8))).toEqual([{ line: 1, what: "base64 PKCS#8 EC private key" }]);
   });
 
   it("catches a known secret value and reports file and line", () => {
