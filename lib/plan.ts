@@ -15,7 +15,7 @@ import { DataStack } from "../stacks/data-stack.ts";
 import { PlatformStack } from "../stacks/platform-stack.ts";
 import { WorkloadsStack } from "../stacks/workloads-stack.ts";
 import { EdgeStack } from "../stacks/edge-stack.ts";
-import { loadPublicCerts } from "./public-certs.ts";
+import type { PublicCerts } from "./public-certs.ts";
 import type { PlueStack } from "../stacks/plue-stack.ts";
 import { NamespacesChart } from "../charts/namespaces-chart.ts";
 import { ExternalSecretsChart } from "../charts/external-secrets-chart.ts";
@@ -54,7 +54,7 @@ export function buildCharts(config: PlueConfig): { charts: Chart[]; schemaJob: S
 }
 
 /** Builds every stack and chart for `config` (nothing is written). */
-export function buildPlan(config: PlueConfig, outdir: string): Plan {
+export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string): Plan {
   const app = new App({ outdir, stackTraces: false, context: CDKTF_CONTEXT });
   const { charts, schemaJob } = buildCharts(config);
 
@@ -71,7 +71,7 @@ export function buildPlan(config: PlueConfig, outdir: string): Plan {
   const workloads = new WorkloadsStack(app, "workloads", { config, charts, schemaJobName: schemaJob.jobName || undefined });
   workloads.addDependency(platform);
   // The committed public certificates: read once here, passed down as PEM strings.
-  const edge = new EdgeStack(app, "edge", { config, certs: loadPublicCerts(config) });
+  const edge = new EdgeStack(app, "edge", { config, certs });
   edge.addDependency(workloads);
 
   return { app, stacks: [bootstrap, network, cluster, data, platform, workloads, edge], charts };
@@ -87,8 +87,8 @@ export function chartYaml(chart: Chart): string {
  * Synthesizes `config` into `outdir`: `stacks/<stack>/cdk.tf.json` for every stack and
  * `k8s/<chart>.k8s.yaml` for every chart.
  */
-export function synthPlan(config: PlueConfig, outdir: string): Plan {
-  const plan = buildPlan(config, outdir);
+export function synthPlan(config: PlueConfig, certs: PublicCerts, outdir: string): Plan {
+  const plan = buildPlan(config, certs, outdir);
   plan.app.synth();
   const k8sDir = join(outdir, "k8s");
   mkdirSync(k8sDir, { recursive: true });

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PlueConfig } from "../config/schema.ts";
+import { ConfigError } from "../config/load.ts";
 import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../pki/pem.ts";
 
 /** The repository root: `pki.publicDir` is relative to it. */
@@ -46,10 +47,10 @@ export interface PublicCerts {
   readonly originCsrPem: string;
 }
 
-/** The public certificates cannot be used: `problems` holds one line per problem. */
-export class PublicCertsError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
+/** The public certificates cannot be used: `problems` holds one line per problem (an input error, like a config error). */
+export class PublicCertsError extends ConfigError {
+  constructor(problems: readonly string[]) {
+    super(problems);
     this.name = "PublicCertsError";
   }
 }

@@ -7,6 +7,7 @@ import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
 import { synthPlan } from "./plan.ts";
+import { loadPublicCerts, PublicCertsError, type PublicCerts } from "./public-certs.ts";
 
 /** Usage text of `npm run synth`. */
 export const SYNTH_HELP = `Usage: npm run synth -- [--env <name>] [--out <dir>]
@@ -60,20 +61,25 @@ export function synthCommand(argv: readonly string[], options: SynthCommandOptio
   const outArg = values.out ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
   const out = resolve(options.cwd ?? process.cwd(), outArg);
 
+  // Every input (the environment file, the committed public certificates) is read and
+  // validated here, before anything is built or written.
   let config;
+  let certs: PublicCerts;
   try {
     const configDir = values["config-dir"] ? resolve(options.cwd ?? process.cwd(), values["config-dir"]) : (options.configDir ?? CONFIG_DIR);
     config = loadConfig(env, configDir);
+    certs = loadPublicCerts(config);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     const n = e.problems.length;
-    return { code: 2, stdout: "", stderr: `${n} problem${n === 1 ? "" : "s"} in the configuration; nothing was written:\n${e.message}\n` };
+    const what = e instanceof PublicCertsError ? "the environment's public certificates" : "the configuration";
+    return { code: 2, stdout: "", stderr: `${n} problem${n === 1 ? "" : "s"} in ${what}; nothing was written:\n${e.message}\n` };
   }
 
   // Synthesize next to the target, then swap: `out` holds either the old plan or the new one.
   const staging = mkdtempSync(resolve(dirname(out), `.${basename(out)}.staging-`));
   try {
-    synthPlan(config, staging);
+    synthPlan(config, certs, staging);
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });
     return { code: 1, stdout: "", stderr: `synth: failed, nothing was written: ${(e as Error).message}\n` };

@@ -129,6 +129,18 @@ describe("npm run synth", () => {
     expect(filesBelow(work).some((f) => f.includes("staging"))).toBe(false);
   });
 
+  it("fails with exit 2, naming the file and the pki command, when a public certificate is missing", () => {
+    const dir = configDirWith("nocerts", (c) => (c.pki.publicDir = "config/pki/does-not-exist"));
+    const out = join(work, "nocerts");
+    const run = synth(["--env", "nocerts", "--config-dir", dir, "--out", out]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("in the environment's public certificates; nothing was written");
+    expect(run.stderr).toContain("config/pki/does-not-exist/ca.pem");
+    expect(run.stderr).toContain("npm run pki -- init-ca");
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(() => filesBelow(out)).toThrow();
+  });
+
   it("writes nothing at all on a broken config when there was no output before", () => {
     const out = join(work, "never");
     const run = synth(["--env", "bad", "--config-dir", configDirWith("bad", (c) => (c.production = true)), "--out", out]);
