@@ -53,7 +53,10 @@ export function buildCharts(config: PlueConfig): { charts: Chart[]; schemaJob: S
   return { charts, schemaJob };
 }
 
-/** Builds every stack and chart for `config` (nothing is written). */
+/**
+ * Builds every stack and chart for `config` (nothing is written). `certs` are the committed
+ * public certificates, read and checked with the config (`loadPublicCerts`).
+ */
 export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string): Plan {
   const app = new App({ outdir, stackTraces: false, context: CDKTF_CONTEXT });
   const { charts, schemaJob } = buildCharts(config);
@@ -68,9 +71,8 @@ export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string
   const platform = new PlatformStack(app, "platform", { config });
   platform.addDependency(cluster);
   platform.addDependency(data);
-  const workloads = new WorkloadsStack(app, "workloads", { config, charts, schemaJobName: schemaJob.jobName || undefined });
+  const workloads = new WorkloadsStack(app, "workloads", { config, charts, schemaJobName: schemaJob.jobName });
   workloads.addDependency(platform);
-  // The committed public certificates: read once here, passed down as PEM strings.
   const edge = new EdgeStack(app, "edge", { config, certs });
   edge.addDependency(workloads);
 
