@@ -3,10 +3,9 @@
  * balancer's `TrustConfig` holds; its key signs the client certificate Cloudflare presents.
  * @see https://developers.cloudflare.com/ssl/origin-configuration/authenticated-origin-pull/set-up/zone-level/
  */
-import forge from "node-forge";
 import { UsageError } from "./errors.ts";
 import { generateRsaKeyPair } from "./keys.ts";
-import { certificatePem, computeValidity, distinguishedName, randomSerialHex, setExtensions, sha256 } from "./certificate.ts";
+import { computeValidity, distinguishedName, signCertificate, type SignedCertificate } from "./certificate.ts";
 
 /** RSA sizes allowed for the CA key. */
 export const CA_KEY_BITS = [3072, 4096] as const;
@@ -35,17 +34,9 @@ export interface CreateCaOptions {
 }
 
 /** A certificate with its private key, both PEM (normalised). */
-export interface CertificateWithKey {
-  /** `-----BEGIN CERTIFICATE-----`. */
-  readonly certPem: string;
+export interface CertificateWithKey extends SignedCertificate {
   /** `-----BEGIN PRIVATE KEY-----`, unencrypted PKCS#8: encrypt it before it reaches a disk. */
   readonly keyPem: string;
-  /** Serial number, lowercase hex (32 digits). */
-  readonly serialHex: string;
-  /** Start of validity. */
-  readonly notBefore: Date;
-  /** End of validity. */
-  readonly notAfter: Date;
 }
 
 /**
@@ -63,25 +54,17 @@ export function createCa(options: CreateCaOptions): CertificateWithKey {
   const name = distinguishedName(options.commonName ?? `${options.organization} Origin Pull CA`, options.organization);
   const keys = generateRsaKeyPair(bits);
 
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = randomSerialHex();
-  cert.validity.notBefore = validity.notBefore;
-  cert.validity.notAfter = validity.notAfter;
-  cert.setSubject(name);
-  cert.setIssuer(name);
-  setExtensions(cert, [
-    { name: "basicConstraints", critical: true, cA: true, pathLenConstraint: 0 },
-    { name: "keyUsage", critical: true, keyCertSign: true, cRLSign: true },
-    { name: "subjectKeyIdentifier" },
-  ]);
-  cert.sign(keys.privateKey, sha256());
-
-  return {
-    certPem: certificatePem(cert),
-    keyPem: keys.privateKeyPem,
-    serialHex: cert.serialNumber,
-    notBefore: validity.notBefore,
-    notAfter: validity.notAfter,
-  };
+  const signed = signCertificate({
+    publicKey: keys.publicKey,
+    subject: name,
+    issuer: name,
+    validity,
+    extensions: [
+      { name: "basicConstraints", critical: true, cA: true, pathLenConstraint: 0 },
+      { name: "keyUsage", critical: true, keyCertSign: true, cRLSign: true },
+      { name: "subjectKeyIdentifier" },
+    ],
+    signingKey: keys.privateKey,
+  });
+  return { ...signed, keyPem: keys.privateKeyPem };
 }

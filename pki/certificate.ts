@@ -162,6 +162,41 @@ export function certificatePem(cert: forge.pki.Certificate): string {
   return normalisePem(forge.pki.certificateToPem(cert));
 }
 
+/** A signed certificate, as the commands report it. */
+export interface SignedCertificate {
+  /** `-----BEGIN CERTIFICATE-----`, normalised. */
+  readonly certPem: string;
+  /** Serial number, lowercase hex (32 digits). */
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** What {@link signCertificate} puts into a certificate. */
+export interface CertificateContents {
+  readonly publicKey: forge.pki.rsa.PublicKey;
+  readonly subject: forge.pki.CertificateField[];
+  readonly issuer: forge.pki.CertificateField[];
+  readonly validity: { readonly notBefore: Date; readonly notAfter: Date };
+  readonly extensions: readonly CertificateExtension[];
+  /** The issuer's private key (the subject's own for a self-signed CA). */
+  readonly signingKey: forge.pki.rsa.PrivateKey;
+}
+
+/** Builds a certificate with a random positive serial and signs it with SHA-256. */
+export function signCertificate(c: CertificateContents): SignedCertificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = c.publicKey;
+  cert.serialNumber = randomSerialHex();
+  cert.validity.notBefore = c.validity.notBefore;
+  cert.validity.notAfter = c.validity.notAfter;
+  cert.setSubject(c.subject);
+  cert.setIssuer(c.issuer);
+  setExtensions(cert, c.extensions);
+  cert.sign(c.signingKey, sha256());
+  return { certPem: certificatePem(cert), serialHex: cert.serialNumber, notBefore: c.validity.notBefore, notAfter: c.validity.notAfter };
+}
+
 /** SHA-256, the only digest used for signatures (node-forge's default is SHA-1). */
 export function sha256(): forge.md.MessageDigest {
   return forge.md.sha256.create();

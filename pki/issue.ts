@@ -4,20 +4,16 @@
  * ({@link issueCertificate}).
  * @see https://developers.cloudflare.com/ssl/origin-configuration/authenticated-origin-pull/set-up/zone-level/
  */
-import forge from "node-forge";
 import { OperationalError, UsageError } from "./errors.ts";
 import { generateRsaKeyPair, rsaKeyPairFromPem, samePublicKey } from "./keys.ts";
 import {
-  certificatePem,
   certificateRsaKey,
   computeValidity,
   distinguishedName,
   isCaCertificate,
   issuerOf,
   parseCertificatePem,
-  randomSerialHex,
-  setExtensions,
-  sha256,
+  signCertificate,
   subjectKeyIdentifier,
   type CertificateExtension,
   type SubjectAltName,
@@ -136,25 +132,15 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
     ...(altNames.length > 0 ? [{ name: "subjectAltName", altNames } as const] : []),
   ];
 
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = randomSerialHex();
-  cert.validity.notBefore = validity.notBefore;
-  cert.validity.notAfter = validity.notAfter;
-  cert.setSubject(subject);
-  cert.setIssuer(issuerOf(caCert));
-  setExtensions(cert, extensions);
-  cert.sign(caKey.privateKey, sha256());
-
-  return {
-    certPem: certificatePem(cert),
-    keyPem: keys.privateKeyPem,
-    serialHex: cert.serialNumber,
-    notBefore: validity.notBefore,
-    notAfter: validity.notAfter,
-    clamped: validity.clamped,
-    requestedNotAfter: validity.requestedNotAfter,
-  };
+  const signed = signCertificate({
+    publicKey: keys.publicKey,
+    subject,
+    issuer: issuerOf(caCert),
+    validity,
+    extensions,
+    signingKey: caKey.privateKey,
+  });
+  return { ...signed, keyPem: keys.privateKeyPem, clamped: validity.clamped, requestedNotAfter: validity.requestedNotAfter };
 }
 
 /** Options of {@link issueClientCertificate}. */
