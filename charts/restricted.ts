@@ -12,6 +12,7 @@ import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import type { INetworkPolicyPeer } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer";
 import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
+import { K8S } from "../lib/names.ts";
 
 /** The non-root user and group every Plue container runs as. */
 export const NON_ROOT_UID = 1000;
@@ -51,13 +52,13 @@ export function guaranteedResources(r: { readonly cpu: string; readonly memory: 
 export const NOT_ON_SANDBOX_NODES: IAffinity = {
   nodeAffinity: {
     requiredDuringSchedulingIgnoredDuringExecution: {
-      nodeSelectorTerms: [{ matchExpressions: [{ key: "sandbox.gke.io/runtime", operator: "DoesNotExist" }] }],
+      nodeSelectorTerms: [{ matchExpressions: [{ key: K8S.sandboxNodeLabel, operator: "DoesNotExist" }] }],
     },
   },
 };
 
 /** Toleration of the taint GKE puts on gVisor nodes. */
-export const SANDBOX_TOLERATION: IToleration = { key: "sandbox.gke.io/runtime", operator: "Equal", value: "gvisor", effect: "NoSchedule" };
+export const SANDBOX_TOLERATION: IToleration = { key: K8S.sandboxNodeLabel, operator: "Equal", value: "gvisor", effect: "NoSchedule" };
 
 /** kube-dns pods, the cluster's DNS servers. */
 export const KUBE_DNS_PEER: INetworkPolicyPeer = {

@@ -100,6 +100,46 @@ export function runnerPodRules(maxRuntimeSeconds: number): readonly { readonly e
   ];
 }
 
+type Selector = NonNullable<NonNullable<IValidatingAdmissionPolicyBinding["spec"]>["matchResources"]>["namespaceSelector"];
+
+/** What {@link podAdmissionPolicy} enforces, and where. */
+interface PodAdmissionPolicyProps {
+  readonly name: string;
+  readonly variables?: readonly { readonly name: string; readonly expression: string }[];
+  /** CEL rules a pod must all satisfy; each failure is denied with its message. */
+  readonly rules: readonly { readonly expression: string; readonly message: string }[];
+  /** Namespaces the binding applies the policy in. */
+  readonly namespaceSelector: Selector;
+}
+
+/**
+ * A ValidatingAdmissionPolicy on pod CREATE and UPDATE that fails closed, and its binding that
+ * denies every violation in the selected namespaces. Construct ids: `id` and `<id>-binding`.
+ */
+function podAdmissionPolicy(scope: Construct, id: string, props: PodAdmissionPolicyProps): void {
+  const policy: IValidatingAdmissionPolicy = {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicy",
+    metadata: { name: props.name },
+    spec: {
+      failurePolicy: "Fail",
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
+      },
+      ...(props.variables ? { variables: props.variables.map((v) => ({ ...v })) } : {}),
+      validations: props.rules.map((rule) => ({ expression: rule.expression, message: rule.message, reason: "Forbidden" })),
+    },
+  };
+  k8s(scope, id, policy);
+  const binding: IValidatingAdmissionPolicyBinding = {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    metadata: { name: props.name },
+    spec: { policyName: props.name, validationActions: ["Deny"], matchResources: { namespaceSelector: props.namespaceSelector } },
+  };
+  k8s(scope, `${id}-binding`, binding);
+}
+
 /**
  * The runner sandbox in the `runners` namespace: the hardened pod template the API uses to
  * start agent and workflow pods (gVisor, sandbox pool, restricted security context, limits,
@@ -167,80 +207,37 @@ export class RunnerSandboxChart extends Chart {
       },
     });
 
-    const runnerPolicy: IValidatingAdmissionPolicy = {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicy",
-      metadata: { name: RUNNER_POLICY },
-      spec: {
-        failurePolicy: "Fail",
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
-        },
-        variables: [{ name: "containers", expression: CONTAINERS }],
-        validations: runnerPodRules(config.runner.maxRuntimeSeconds).map((rule) => ({ expression: rule.expression, message: rule.message, reason: "Forbidden" })),
-      },
-    };
-    k8s(this, "runner-policy", runnerPolicy);
-    const runnerBinding: IValidatingAdmissionPolicyBinding = {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicyBinding",
-      metadata: { name: RUNNER_POLICY },
-      spec: {
-        policyName: RUNNER_POLICY,
-        validationActions: ["Deny"],
-        matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } },
-      },
-    };
-    k8s(this, "runner-policy-binding", runnerBinding);
+    podAdmissionPolicy(this, "runner-policy", {
+      name: RUNNER_POLICY,
+      variables: [{ name: "containers", expression: CONTAINERS }],
+      rules: runnerPodRules(config.runner.maxRuntimeSeconds),
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+    });
 
     // Only runner pods may land on the gVisor pool: reject pods in every other namespace (but
     // the system ones) that ask for gVisor, tolerate the sandbox taint, or bypass scheduling.
-    const reservedPolicy: IValidatingAdmissionPolicy = {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicy",
-      metadata: { name: SANDBOX_RESERVED_POLICY },
-      spec: {
-        failurePolicy: "Fail",
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
+    podAdmissionPolicy(this, "sandbox-reserved-policy", {
+      name: SANDBOX_RESERVED_POLICY,
+      rules: [
+        {
+          expression: "!has(object.spec.runtimeClassName) || object.spec.runtimeClassName != 'gvisor'",
+          message: "only pods in the runners namespace may use the gVisor runtime",
         },
-        validations: [
-          {
-            expression: "!has(object.spec.runtimeClassName) || object.spec.runtimeClassName != 'gvisor'",
-            message: "only pods in the runners namespace may use the gVisor runtime",
-            reason: "Forbidden",
-          },
-          {
-            expression:
-              "!has(object.spec.tolerations) || object.spec.tolerations.all(t, (has(t.key) && t.key != 'sandbox.gke.io/runtime') || (!has(t.key) && (!has(t.operator) || t.operator != 'Exists')))",
-            message: "only pods in the runners namespace may tolerate the gVisor pool's taint",
-            reason: "Forbidden",
-          },
-          {
-            // A pod created with nodeName skips the scheduler, and with it the pool's taint.
-            expression: "request.operation != 'CREATE' || !has(object.spec.nodeName)",
-            message: "pods may not be created with spec.nodeName (it bypasses scheduling and the gVisor pool's taint)",
-            reason: "Forbidden",
-          },
-        ],
-      },
-    };
-    k8s(this, "sandbox-reserved-policy", reservedPolicy);
-    const reservedBinding: IValidatingAdmissionPolicyBinding = {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicyBinding",
-      metadata: { name: SANDBOX_RESERVED_POLICY },
-      spec: {
-        policyName: SANDBOX_RESERVED_POLICY,
-        validationActions: ["Deny"],
-        matchResources: {
-          namespaceSelector: {
-            matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: [...SANDBOX_RESERVATION_EXEMPT] }],
-          },
+        {
+          expression:
+            "!has(object.spec.tolerations) || object.spec.tolerations.all(t, (has(t.key) && t.key != 'sandbox.gke.io/runtime') || (!has(t.key) && (!has(t.operator) || t.operator != 'Exists')))",
+          message: "only pods in the runners namespace may tolerate the gVisor pool's taint",
         },
+        {
+          // A pod created with nodeName skips the scheduler, and with it the pool's taint.
+          expression: "request.operation != 'CREATE' || !has(object.spec.nodeName)",
+          message: "pods may not be created with spec.nodeName (it bypasses scheduling and the gVisor pool's taint)",
+        },
+      ],
+      namespaceSelector: {
+        matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: [...SANDBOX_RESERVATION_EXEMPT] }],
       },
-    };
-    k8s(this, "sandbox-reserved-policy-binding", reservedBinding);
+    });
 
     const n = config.runner.maxPods;
     const times = (q: string) => {
