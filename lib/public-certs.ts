@@ -9,13 +9,13 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { PlueConfig } from "../config/schema.ts";
 import { ConfigError } from "../config/load.ts";
+import { REPO_ROOT } from "./paths.ts";
 import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../pki/pem.ts";
 
 /** The repository root: `pki.publicDir` is relative to it. */
-export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+
 
 /** File names in `pki.publicDir` (the names `npm run pki -- publish` writes). */
 export const PUBLIC_CERT_FILES = {

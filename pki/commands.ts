@@ -8,9 +8,9 @@
  */
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/load.ts";
+import { REPO_ROOT } from "../lib/paths.ts";
 import type { PlueConfig } from "../config/schema.ts";
 import { createCa } from "./ca.ts";
 import { createOriginCsr } from "./csr.ts";
@@ -36,7 +36,7 @@ import {
 } from "./store.ts";
 
 /** The repository root (`pki/..`). */
-export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
 
 /** The only source of the CA key passphrase (never a flag, never printed). */
 export const PASSPHRASE_ENV = "PLUE_PKI_PASSPHRASE";

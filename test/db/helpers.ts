@@ -4,10 +4,10 @@ import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { REPO_ROOT } from "../../lib/paths.ts";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { REPO_ROOT };
 export const MIGRATIONS_DIR = join(REPO_ROOT, "db", "migrations");
 export const RUNNER = join(REPO_ROOT, "db", "migrate.sh");
 export const CLI = join(REPO_ROOT, "db", "migrate-cli.ts");
