@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const filename = join(root, "bin", "main.bundle.cjs");
 const { outputFiles } = buildSync({
-  entryPoints: [join(root, "main.ts")],
+  entryPoints: [join(root, "app", "main.ts")],
   outfile: filename,
   write: false,
   bundle: true,

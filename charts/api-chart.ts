@@ -8,7 +8,7 @@ import type { IProbe } from "kubernetes-models/v1/Probe";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../lib/names.ts";
+import { K8S } from "../config/names.ts";
 import { RUNNER_POD_TEMPLATE } from "./runner-sandbox-chart.ts";
 import { k8s } from "./k8s-object.ts";
 import { guaranteedResources, NOT_ON_SANDBOX_NODES, restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./restricted.ts";

@@ -1,7 +1,7 @@
 import { ApiObject, Chart } from "cdk8s";
 import type { Construct } from "constructs";
 import type { PlueConfig } from "../config/schema.ts";
-import { DB_PASSWORD_SECRET, DB_USER, K8S, dbHostSecretId, names, secretId } from "../lib/names.ts";
+import { DB_PASSWORD_SECRET, DB_USER, K8S, dbHostSecretId, names, secretId } from "../config/names.ts";
 import { esoIdentities, type EsoConsumer, type EsoIdentity } from "../constructs/secret-manager-secrets.ts";
 
 /** API version of every External Secrets object (`v1beta1` is no longer served). */

@@ -7,7 +7,7 @@ import { k8s } from "./k8s-object.ts";
 
 type ILabelSelector = NonNullable<INetworkPolicy["spec"]>["podSelector"];
 import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../lib/names.ts";
+import { K8S } from "../config/names.ts";
 import { ANTHROPIC_API_HOST, ANTHROPIC_API_RANGES, GOOGLE_API_VIPS, GOOGLE_LB_RANGES, METADATA_SERVER_IP } from "../lib/ranges.ts";
 import { DNS_PORTS, dnsPeers, tcp } from "./restricted.ts";
 

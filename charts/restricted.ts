@@ -12,7 +12,7 @@ import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import type { INetworkPolicyPeer } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer";
 import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
-import { K8S } from "../lib/names.ts";
+import { K8S } from "../config/names.ts";
 
 /** The non-root user and group every Plue container runs as. */
 export const NON_ROOT_UID = 1000;

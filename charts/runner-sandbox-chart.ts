@@ -9,7 +9,7 @@ import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v
 import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../lib/names.ts";
+import { K8S } from "../config/names.ts";
 import { k8s } from "./k8s-object.ts";
 import { guaranteedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SANDBOX_TOLERATION } from "./restricted.ts";
 

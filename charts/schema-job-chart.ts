@@ -8,7 +8,7 @@ import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../lib/names.ts";
+import { K8S } from "../config/names.ts";
 import { DEFAULT_MIGRATIONS_DIR, listMigrations, migrationsHash, runnerScript } from "../db/migrations.ts";
 import { k8s as object } from "./k8s-object.ts";
 import { DNS_PORTS, dnsPeers, guaranteedResources, NOT_ON_SANDBOX_NODES, restrictedContainerSecurityContext, restrictedPodSecurityContext, tcp } from "./restricted.ts";

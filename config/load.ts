@@ -3,15 +3,16 @@
  * and reported together as `<file>: '<field>' <problem> (got <value>). <fix>`.
  */
 import { readFileSync, existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { REPO_ROOT } from "../lib/paths.ts";
 import { parseDocument } from "yaml";
 import type { core } from "zod";
 import { configSchema, type PlueConfig } from "./schema.ts";
 import { cidrsOverlap, parseCidr, type Cidr } from "../lib/cidr.ts";
-import { REQUIRED_SECRETS, RESERVED_SECRET_ENVS } from "../lib/names.ts";
+import { REQUIRED_SECRETS, RESERVED_SECRET_ENVS } from "./names.ts";
 
 /** The repository's `config/` directory. */
-export const CONFIG_DIR = fileURLToPath(new URL("../config/", import.meta.url));
+export const CONFIG_DIR = join(REPO_ROOT, "config");
 
 /** Invalid configuration: `problems` holds one formatted line per problem. */
 export class ConfigError extends Error {

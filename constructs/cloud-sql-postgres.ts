@@ -7,7 +7,7 @@ import { DataGoogleSecretManagerSecretVersion } from "@cdktf/provider-google/lib
 import { SecretManagerSecret } from "@cdktf/provider-google/lib/secret-manager-secret";
 import { SecretManagerSecretVersion } from "@cdktf/provider-google/lib/secret-manager-secret-version";
 import type { PlueConfig } from "../config/schema.ts";
-import { DB_PASSWORD_SECRET, DB_USER, dbHostSecretId, names, networkId, secretId } from "../lib/names.ts";
+import { DB_PASSWORD_SECRET, DB_USER, dbHostSecretId, names, networkId, secretId } from "../config/names.ts";
 import { secretReplication } from "./secret-manager-secrets.ts";
 
 /**

@@ -6,7 +6,7 @@ import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { PubsubTopicIamMember } from "@cdktf/provider-google/lib/pubsub-topic-iam-member";
 import { DataGoogleProject } from "@cdktf/provider-google/lib/data-google-project";
 import type { PlueConfig } from "../config/schema.ts";
-import { names, secretId } from "../lib/names.ts";
+import { names, secretId } from "../config/names.ts";
 
 /** The only role any identity gets on a secret: read its versions. */
 export const SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor";

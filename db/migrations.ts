@@ -11,13 +11,13 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../lib/paths.ts";
 
 /** Absolute path of the repository's migrations directory (`db/migrations`). */
-export const DEFAULT_MIGRATIONS_DIR: string = fileURLToPath(new URL("../db/migrations", import.meta.url));
+export const DEFAULT_MIGRATIONS_DIR: string = join(REPO_ROOT, "db", "migrations");
 
 /** Absolute path of the migration runner script (`db/migrate.sh`). */
-export const RUNNER_SCRIPT_PATH: string = fileURLToPath(new URL("../db/migrate.sh", import.meta.url));
+export const RUNNER_SCRIPT_PATH: string = join(REPO_ROOT, "db", "migrate.sh");
 
 /**
  * File names the runner accepts: a 4-digit version, an underscore, a

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import forge from "node-forge";
 import { OperationalError, UsageError } from "./errors.ts";
-import { normalisePem, parsePemBlocks, PemError } from "./pem.ts";
+import { normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
 
 const DAY_MS = 86_400_000;
 

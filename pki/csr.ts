@@ -7,7 +7,7 @@ import forge from "node-forge";
 import { UsageError } from "./errors.ts";
 import { generateRsaKeyPair } from "./keys.ts";
 import { distinguishedName, sha256 } from "./certificate.ts";
-import { normalisePem } from "./pem.ts";
+import { normalisePem } from "../lib/pem.ts";
 
 /** Options of {@link createOriginCsr}. */
 export interface CreateOriginCsrOptions {

@@ -5,7 +5,7 @@
 import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import forge from "node-forge";
 import { OperationalError, UsageError } from "./errors.ts";
-import { normalisePem, parsePemBlocks, PemError } from "./pem.ts";
+import { normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
 
 /** An RSA key pair as node-forge uses it, with its unencrypted PKCS#8 PEM. */
 export interface RsaKeyPair {

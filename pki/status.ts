@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { OperationalError } from "./errors.ts";
-import { normalisePem, parsePemBlocks, PemError } from "./pem.ts";
+import { normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
 
 const DAY_MS = 86_400_000;
 

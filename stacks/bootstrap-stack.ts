@@ -10,7 +10,7 @@ import { StorageBucket } from "@cdktf/provider-google/lib/storage-bucket";
 import { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucket-iam-member";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
-import { names } from "../lib/names.ts";
+import { names } from "../config/names.ts";
 
 /** Google APIs the plan uses; enabled once here, never disabled on destroy. */
 export const REQUIRED_SERVICES = [

@@ -6,7 +6,7 @@ import { HardenedCluster } from "../constructs/hardened-cluster.ts";
 import { SandboxNodePool } from "../constructs/sandbox-node-pool.ts";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { ServiceAccountIamMember } from "@cdktf/provider-google/lib/service-account-iam-member";
-import { K8S, keyRingId, names, networkId } from "../lib/names.ts";
+import { K8S, keyRingId, names, networkId } from "../config/names.ts";
 
 /** Name of the gVisor pool (charts select it through GKE's own sandbox label). */
 export const SANDBOX_POOL_NAME = "sandbox";

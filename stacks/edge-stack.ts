@@ -10,8 +10,8 @@ import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { CloudArmorSecurityPolicy } from "../constructs/cloud-armor-security-policy.ts";
 import { CloudflareZoneProtection } from "../constructs/cloudflare-zone-protection.ts";
 import { OriginMtlsLoadBalancer } from "../constructs/origin-mtls-load-balancer.ts";
-import type { PublicCerts } from "../lib/public-certs.ts";
-import { K8S, names, networkId, secretId } from "../lib/names.ts";
+import type { PublicCerts } from "../config/public-certs.ts";
+import { K8S, names, networkId, secretId } from "../config/names.ts";
 import { GOOGLE_LB_RANGES } from "../lib/ranges.ts";
 
 /**

@@ -12,7 +12,7 @@ import { DnsRecordSet } from "@cdktf/provider-google/lib/dns-record-set";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { GOOGLE_API_VIPS } from "../lib/ranges.ts";
 import { parseCidr } from "../lib/cidr.ts";
-import { names } from "../lib/names.ts";
+import { names } from "../config/names.ts";
 
 /**
  * The `network` stack: a custom-mode VPC with one regional subnet (secondary ranges for pods

@@ -2,7 +2,7 @@ import type { Construct } from "constructs";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
-import { clusterAccess } from "../lib/kube-access.ts";
+import { clusterAccess } from "../constructs/cluster-access.ts";
 import { ExternalSecretsOperator } from "../constructs/external-secrets-operator.ts";
 import { ESO_CONSUMERS, esoIdentities } from "../constructs/secret-manager-secrets.ts";
 

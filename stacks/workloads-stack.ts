@@ -4,7 +4,7 @@ import { dependable } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Manifest, type ManifestConfig } from "@cdktf/provider-kubernetes/lib/manifest";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
-import { clusterAccess } from "../lib/kube-access.ts";
+import { clusterAccess } from "../constructs/cluster-access.ts";
 
 /** Props of {@link WorkloadsStack}. */
 export interface WorkloadsStackProps extends PlueStackProps {

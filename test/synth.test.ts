@@ -5,7 +5,7 @@ import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { filesBelow } from "../lib/key-scan.ts";
+import { filesBelow } from "../review/key-scan.ts";
 import { exampleRaw } from "./support/config.ts";
 import { chartNames, planDir, stack, stackNames } from "./support/plan.ts";
 

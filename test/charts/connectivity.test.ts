@@ -1,7 +1,7 @@
 /** The connectivity matrix, evaluated over every synthesized NetworkPolicy of the plan. */
 import { describe, expect, it } from "vitest";
-import { planMatrix } from "../../lib/connectivity.ts";
-import { evaluate, formatMatrix, type Endpoint } from "../../lib/netpol.ts";
+import { planMatrix } from "../../review/connectivity.ts";
+import { evaluate, formatMatrix, type Endpoint } from "../../review/netpol/index.ts";
 import { exampleConfig } from "../support/config.ts";
 import { allObjects } from "../support/plan.ts";
 

@@ -2,7 +2,7 @@ import { App } from "cdk8s";
 import { describe, expect, it } from "vitest";
 import { ApiChart } from "../../charts/api-chart.ts";
 import { NetworkPoliciesChart } from "../../charts/network-policies-chart.ts";
-import { evaluate } from "../../lib/netpol.ts";
+import { evaluate } from "../../review/netpol/index.ts";
 import { exampleConfig } from "../support/config.ts";
 import { chart, chartText } from "../support/plan.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { only, resources, stack, stackText } from "../support/plan.ts";
 import { exampleConfig } from "../support/config.ts";
 import { MIN_PASSWORD_LENGTH, POSTGRES_FLAGS, REQUIRED_TERRAFORM } from "../../constructs/cloud-sql-postgres.ts";
-import { DB_USER, dbHostSecretId, names, networkId, secretId } from "../../lib/names.ts";
+import { DB_USER, dbHostSecretId, names, networkId, secretId } from "../../config/names.ts";
 
 const config = exampleConfig();
 const tf = stack("data");

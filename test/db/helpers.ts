@@ -10,7 +10,7 @@ import { REPO_ROOT } from "../../lib/paths.ts";
 export { REPO_ROOT };
 export const MIGRATIONS_DIR = join(REPO_ROOT, "db", "migrations");
 export const RUNNER = join(REPO_ROOT, "db", "migrate.sh");
-export const CLI = join(REPO_ROOT, "db", "migrate-cli.ts");
+export const CLI = join(REPO_ROOT, "app", "migrate.ts");
 const TSX_CLI = join(REPO_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 
 /** The repository's migration files, sorted. */

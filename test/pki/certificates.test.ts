@@ -8,7 +8,7 @@ import { OperationalError, UsageError } from "../../pki/errors.ts";
 import { issueCertificate, issueClientCertificate, type IssuedCertificate } from "../../pki/issue.ts";
 import { decryptPrivateKeyPem, encryptPrivateKeyPem, rsaKeyPairFromPem } from "../../pki/keys.ts";
 import { randomSerialHex } from "../../pki/certificate.ts";
-import { normalisePem } from "../../pki/pem.ts";
+import { normalisePem } from "../../lib/pem.ts";
 import { DAY_MS, openssl, tempDirs } from "./helpers.ts";
 
 const dirs = tempDirs();

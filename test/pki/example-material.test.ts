@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { loadConfig } from "../../config/load.ts";
-import { containsPrivateKeyBlock, normalisePem } from "../../pki/pem.ts";
+import { containsPrivateKeyBlock, normalisePem } from "../../lib/pem.ts";
 import { openssl, REPO } from "./helpers.ts";
 
 const config = loadConfig("example");

@@ -59,7 +59,7 @@ export function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.P
  */
 export function pki(args: readonly string[], passphrase: string | null = PASSPHRASE): Promise<RunResult> {
   const env = childEnv(passphrase === null ? {} : { PLUE_PKI_PASSPHRASE: passphrase });
-  return run(process.execPath, ["--import", "tsx", "pki/cli.ts", ...args], env, REPO);
+  return run(process.execPath, ["--import", "tsx", "app/pki.ts", ...args], env, REPO);
 }
 
 /** Runs openssl with `args`; `env` adds variables (e.g. a passphrase for `-passin env:`). */

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { filesBelow, scanFiles, scanText } from "../../lib/key-scan.ts";
+import { filesBelow, scanFiles, scanText } from "../../review/key-scan.ts";
 import { planDir } from "../support/plan.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");

@@ -2,10 +2,10 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { filesBelow } from "../../lib/key-scan.ts";
+import { filesBelow } from "../../review/key-scan.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
-const SOURCE_DIRS = ["main.ts", "config", "lib", "stacks", "constructs", "charts", "db", "pki", "bench", "test"];
+const SOURCE_DIRS = ["app", "review", "config", "lib", "stacks", "constructs", "charts", "db", "pki", "bench", "test"];
 const ROOT_IMPORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)["'](@cdktf\/provider-[a-z-]+|cdk8s-plus-28)["']/;
 
 function sources(): string[] {

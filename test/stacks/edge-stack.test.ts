@@ -6,10 +6,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { App, Testing } from "cdktf";
 import { EdgeStack } from "../../stacks/edge-stack.ts";
 import type { PlueConfig } from "../../config/schema.ts";
-import { scanText } from "../../lib/key-scan.ts";
-import { loadPublicCerts, type PublicCerts } from "../../lib/public-certs.ts";
+import { scanText } from "../../review/key-scan.ts";
+import { loadPublicCerts, type PublicCerts } from "../../config/public-certs.ts";
 import { REPO_ROOT } from "../../lib/paths.ts";
-import { normalisePem } from "../../pki/pem.ts";
+import { normalisePem } from "../../lib/pem.ts";
 import { exampleConfig } from "../support/config.ts";
 import { only, resources, stack, stackText } from "../support/plan.ts";
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { only, resources, stack, stackText } from "../support/plan.ts";
-import { evaluate, type Endpoint, type ExternalEndpoint, type PodEndpoint, type Protocol } from "../../lib/netpol.ts";
+import { evaluate, type Endpoint, type ExternalEndpoint, type PodEndpoint, type Protocol } from "../../review/netpol/index.ts";
 import { OPERATOR_POD_LABELS } from "../../constructs/external-secrets-operator.ts";
 
 type Resource = Record<string, any>;

@@ -15,7 +15,7 @@ import { DataStack } from "../stacks/data-stack.ts";
 import { PlatformStack } from "../stacks/platform-stack.ts";
 import { WorkloadsStack } from "../stacks/workloads-stack.ts";
 import { EdgeStack } from "../stacks/edge-stack.ts";
-import type { PublicCerts } from "./public-certs.ts";
+import type { PublicCerts } from "../config/public-certs.ts";
 import type { PlueStack } from "../stacks/plue-stack.ts";
 import { NamespacesChart } from "../charts/namespaces-chart.ts";
 import { ExternalSecretsChart } from "../charts/external-secrets-chart.ts";

@@ -7,7 +7,7 @@ import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
 import { synthPlan } from "./plan.ts";
-import { loadPublicCerts, PublicCertsError, type PublicCerts } from "./public-certs.ts";
+import { loadPublicCerts, PublicCertsError, type PublicCerts } from "../config/public-certs.ts";
 
 /** Usage text of `npm run synth`. */
 export const SYNTH_HELP = `Usage: npm run synth -- [--env <name>] [--out <dir>]

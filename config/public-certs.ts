@@ -9,10 +9,10 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { PlueConfig } from "../config/schema.ts";
-import { ConfigError } from "../config/load.ts";
-import { REPO_ROOT } from "./paths.ts";
-import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../pki/pem.ts";
+import type { PlueConfig } from "./schema.ts";
+import { ConfigError } from "./load.ts";
+import { REPO_ROOT } from "../lib/paths.ts";
+import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
 
 /** The repository root: `pki.publicDir` is relative to it. */
 

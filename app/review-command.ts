@@ -8,9 +8,9 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
-import { planMatrix } from "./connectivity.ts";
-import { scanFiles } from "./key-scan.ts";
-import { formatMatrix } from "./netpol.ts";
+import { planMatrix } from "../review/connectivity.ts";
+import { scanFiles } from "../review/key-scan.ts";
+import { formatMatrix } from "../review/netpol/index.ts";
 import type { CommandResult } from "./synth-command.ts";
 
 /** Usage text of `npm run review`. */

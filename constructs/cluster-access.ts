@@ -8,7 +8,7 @@ import type { Construct } from "constructs";
 import { DataGoogleClientConfig } from "@cdktf/provider-google/lib/data-google-client-config";
 import { DataGoogleContainerCluster } from "@cdktf/provider-google/lib/data-google-container-cluster";
 import type { PlueConfig } from "../config/schema.ts";
-import { names } from "./names.ts";
+import { names } from "../config/names.ts";
 
 /** Host and token for a Kubernetes or Helm provider. */
 export interface ClusterAccess {

@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import { DEFAULT_MIGRATIONS_DIR, RUNNER_SCRIPT_PATH } from "./migrations.ts";
+import { DEFAULT_MIGRATIONS_DIR, RUNNER_SCRIPT_PATH } from "../db/migrations.ts";
 
 const USAGE = `Usage: npm run migrate -- [--database-url URL] [--dir DIR] [--check]
 

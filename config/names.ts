@@ -3,7 +3,7 @@
  * each other's resources through these names (and explicit stack dependencies), so a name is
  * written in one place only.
  */
-import type { PlueConfig } from "../config/schema.ts";
+import type { PlueConfig } from "./schema.ts";
 
 /** Resource names for one environment. */
 export interface Names {

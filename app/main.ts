@@ -2,7 +2,7 @@
  * plue-infra entry point: `npm run synth [-- --env <name>] [--out <dir>]` (see `--help`).
  * Loads and validates `config/<env>.yaml` once, then synthesizes every stack and chart.
  */
-import { synthCommand } from "./lib/synth-command.ts";
+import { synthCommand } from "./synth-command.ts";
 
 const result = synthCommand(process.argv.slice(2));
 process.stdout.write(result.stdout);

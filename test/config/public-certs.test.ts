@@ -4,9 +4,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadPublicCerts, PublicCertsError } from "../../lib/public-certs.ts";
+import { loadPublicCerts, PublicCertsError } from "../../config/public-certs.ts";
 import { REPO_ROOT } from "../../lib/paths.ts";
-import { normalisePem } from "../../pki/pem.ts";
+import { normalisePem } from "../../lib/pem.ts";
 import { createCa } from "../../pki/ca.ts";
 import { issueClientCertificate } from "../../pki/issue.ts";
 import { exampleConfig } from "../support/config.ts";

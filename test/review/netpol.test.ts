@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { allObjects } from "../support/plan.ts";
-import { evaluate, fqdnAllows, formatMatrix, matrix, type Endpoint, type ExternalEndpoint, type PodEndpoint } from "../../lib/netpol.ts";
+import { evaluate, fqdnAllows, formatMatrix, matrix, type Endpoint, type ExternalEndpoint, type PodEndpoint } from "../../review/netpol/index.ts";
 
 // --- small builders ---------------------------------------------------------------------------
 

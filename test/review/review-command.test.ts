@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { reviewCommand } from "../lib/review-command.ts";
-import { planDir } from "./support/plan.ts";
+import { reviewCommand } from "../../app/review-command.ts";
+import { planDir } from "../support/plan.ts";
 
 const work = mkdtempSync(join(tmpdir(), "plue-review-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 /** `npm run review [-- --env <name>] [--plan <dir>] [--json]` (see `--help`). */
-import { reviewCommand } from "./lib/review-command.ts";
+import { reviewCommand } from "./review-command.ts";
 
 const result = reviewCommand(process.argv.slice(2));
 process.stdout.write(result.stdout);

@@ -12,13 +12,13 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { REPO_ROOT } from "../lib/paths.ts";
 import type { PlueConfig } from "../config/schema.ts";
-import { createCa } from "./ca.ts";
-import { createOriginCsr } from "./csr.ts";
-import { OperationalError, PkiError, UsageError } from "./errors.ts";
-import { issueClientCertificate } from "./issue.ts";
-import { decryptPrivateKeyPem, encryptPrivateKeyPem, rsaKeyPairFromPem } from "./keys.ts";
-import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "./pem.ts";
-import { describeCertificate, formatStatusTable, readX509, type CertificateRole, type CertificateStatus } from "./status.ts";
+import { createCa } from "../pki/ca.ts";
+import { createOriginCsr } from "../pki/csr.ts";
+import { OperationalError, PkiError, UsageError } from "../pki/errors.ts";
+import { issueClientCertificate } from "../pki/issue.ts";
+import { decryptPrivateKeyPem, encryptPrivateKeyPem, rsaKeyPairFromPem } from "../pki/keys.ts";
+import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
+import { describeCertificate, formatStatusTable, readX509, type CertificateRole, type CertificateStatus } from "../pki/status.ts";
 import {
   ensurePrivateDir,
   ensurePublicDir,
@@ -33,7 +33,7 @@ import {
   type FileToWrite,
   type StoreLayout,
   type WrittenFile,
-} from "./store.ts";
+} from "../pki/store.ts";
 
 /** The repository root (`pki/..`). */
 
