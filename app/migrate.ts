@@ -74,7 +74,7 @@ function parseArgs(argv: readonly string[]): Options {
 }
 
 function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (dir === "") continue;
     const candidate = join(dir, name);
     try {
@@ -105,7 +105,7 @@ function main(): void {
     return;
   }
 
-  const databaseUrl = options.databaseUrl ?? process.env["DATABASE_URL"];
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!options.check) {
     if (databaseUrl === undefined || databaseUrl === "") {
       fail("no database: pass --database-url URL or set DATABASE_URL (see --help)", 2);
@@ -125,7 +125,7 @@ function main(): void {
   }
 
   const env: NodeJS.ProcessEnv = { ...process.env };
-  if (databaseUrl !== undefined && databaseUrl !== "") env["DATABASE_URL"] = databaseUrl;
+  if (databaseUrl !== undefined && databaseUrl !== "") env.DATABASE_URL = databaseUrl;
   const args = [RUNNER_SCRIPT_PATH, "--dir", options.dir];
   if (options.check) args.push("--check");
 

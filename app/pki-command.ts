@@ -305,7 +305,7 @@ function passphrase(ctx: Context, minLength: number): string {
 }
 
 function force(ctx: Context): boolean {
-  return ctx.values["force"] === true;
+  return ctx.values.force === true;
 }
 
 function reportWritten(ctx: Context, written: readonly WrittenFile[], notes: Readonly<Record<string, string>> = {}): void {
@@ -442,7 +442,7 @@ function status(ctx: Context): number {
   const env = environment(ctx);
   const dir = env.layout.privateDir;
   if (!pathExists(dir)) {
-    if (ctx.values["json"] === true) ctx.out("[]");
+    if (ctx.values.json === true) ctx.out("[]");
     throw new OperationalError(`${dir}: does not exist (no certificates). Run npm run pki -- init-ca, or pass the right --env/--dir.`);
   }
   const statuses: CertificateStatus[] = [];
@@ -458,7 +458,7 @@ function status(ctx: Context): number {
     const loose = hasKey ? loosePermissionWarning(keyPath) : undefined;
     if (loose !== undefined) ctx.warn(loose);
   }
-  if (ctx.values["json"] === true) ctx.io.stdout(`${JSON.stringify(statuses, null, 2)}\n`);
+  if (ctx.values.json === true) ctx.io.stdout(`${JSON.stringify(statuses, null, 2)}\n`);
   else if (statuses.length > 0) ctx.io.stdout(formatStatusTable(statuses));
   if (statuses.length === 0) {
     throw new OperationalError(`${dir}: holds no certificate (ca.pem, client.pem, origin.pem). Run npm run pki -- init-ca, or pass the right --env/--dir.`);

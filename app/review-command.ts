@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
+import type { PlueConfig } from "../config/schema.ts";
 import { planMatrix } from "../review/connectivity.ts";
 import { scanFiles } from "../review/key-scan.ts";
 import { formatMatrix } from "../review/netpol/index.ts";
@@ -81,7 +82,7 @@ export function reviewCommand(argv: readonly string[], cwd: string = process.cwd
   if (!existsSync(join(plan, "stacks")) || !existsSync(join(plan, "k8s"))) {
     return { code: 2, stdout: "", stderr: `review: '${values.plan ?? "cdktf.out"}' holds no synthesized plan. Run \`npm run synth -- --env ${env}\` first.\n` };
   }
-  let config;
+  let config: PlueConfig;
   try {
     config = loadConfig(env, CONFIG_DIR);
   } catch (e) {

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
+import type { PlueConfig } from "../config/schema.ts";
 import { synthPlan } from "./plan.ts";
 import { loadPublicCerts, PublicCertsError, type PublicCerts } from "../config/public-certs.ts";
 
@@ -63,7 +64,7 @@ export function synthCommand(argv: readonly string[], options: SynthCommandOptio
 
   // Every input (the environment file, the committed public certificates) is read and
   // validated here, before anything is built or written.
-  let config;
+  let config: PlueConfig;
   let certs: PublicCerts;
   try {
     const configDir = values["config-dir"] ? resolve(options.cwd ?? process.cwd(), values["config-dir"]) : (options.configDir ?? CONFIG_DIR);

@@ -78,7 +78,7 @@ export function parsePemBlocks(text: string): PemBlock[] {
 export function formatPemBlock(block: PemBlock): string {
   const lines = block.base64.match(/.{1,64}/g) ?? [];
   const headers = block.headers.length > 0 ? [...block.headers, ""] : [];
-  return [`-----BEGIN ${block.label}-----`, ...headers, ...lines, `-----END ${block.label}-----`].join("\n") + "\n";
+  return `${[`-----BEGIN ${block.label}-----`, ...headers, ...lines, `-----END ${block.label}-----`].join("\n")}\n`;
 }
 
 /**

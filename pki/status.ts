@@ -106,5 +106,5 @@ export function formatStatusTable(statuses: readonly CertificateStatus[]): strin
   const rows = statuses.map((s) => [s.role, s.serial, s.notAfter, String(s.daysLeft), s.path, s.keyPath ?? "-"]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
 }

@@ -11,7 +11,7 @@ import type { Endpoint, MatrixCheck, MatrixRow, NamespaceLabels } from "./types.
 export function matrix(objects: readonly unknown[], endpoints: Readonly<Record<string, Endpoint>>, checks: readonly MatrixCheck[], namespaces: NamespaceLabels = {}): MatrixRow[] {
   const model = buildModel(objects, namespaces);
   const endpoint = (name: string): Endpoint => {
-    const e = Object.prototype.hasOwnProperty.call(endpoints, name) ? endpoints[name] : undefined;
+    const e = Object.hasOwn(endpoints, name) ? endpoints[name] : undefined;
     if (e === undefined) throw new Error(`netpol: unknown endpoint "${name}" (known: ${Object.keys(endpoints).join(", ")})`);
     return e;
   };
@@ -29,5 +29,5 @@ export function matrix(objects: readonly unknown[], endpoints: Readonly<Record<s
 export function formatMatrix(rows: readonly MatrixRow[]): string {
   const table = [["FROM", "TO", "PORT", "RESULT", "REASON"], ...rows.map((r) => [r.from, r.to, `${r.port}/${r.protocol}`, r.allowed ? "allow" : "DENY", r.reason])];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
-  return table.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ").trimEnd()).join("\n") + "\n";
+  return `${table.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ").trimEnd()).join("\n")}\n`;
 }

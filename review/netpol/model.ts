@@ -142,7 +142,7 @@ function parseSelector(r: Reader, value: unknown, path: string): Selector {
 export function selectorMatches(selector: Selector, labels: Labels): boolean {
   for (const [k, v] of selector.matchLabels) if (labels[k] !== v) return false;
   for (const { key, operator, values } of selector.requirements) {
-    const has = Object.prototype.hasOwnProperty.call(labels, key);
+    const has = Object.hasOwn(labels, key);
     const value = has ? labels[key] : undefined;
     switch (operator) {
       case "In":
@@ -353,5 +353,9 @@ export function buildModel(objects: readonly unknown[], extraNamespaces: Namespa
 
 function duplicates(ids: readonly string[]): string[] {
   const seen = new Set<string>();
-  return ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
+  return ids.filter((id) => {
+    if (seen.has(id)) return true;
+    seen.add(id);
+    return false;
+  });
 }

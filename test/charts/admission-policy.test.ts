@@ -70,7 +70,7 @@ describe("runner admission policy (CEL evaluated)", () => {
 
   it("admits a compliant pod that differs in what the policy does not govern", () => {
     const pod = runnerPod();
-    pod.spec.containers[0].image = "ghcr.io/plue/other@sha256:" + "1".repeat(64);
+    pod.spec.containers[0].image = `ghcr.io/plue/other@sha256:${"1".repeat(64)}`;
     pod.spec.containers[0].env = [{ name: "TASK_ID", value: "42" }];
     expect(rejections(runnerPolicy, pod)).toEqual([]);
   });

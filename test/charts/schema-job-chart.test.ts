@@ -120,7 +120,7 @@ describe("schema-job chart", () => {
 
   it("gives a new Job (same ConfigMap) when the pod template changes, since a Job's template is immutable", () => {
     const other = structuredClone(config);
-    other.images.migrate = "docker.io/library/postgres:17-alpine@sha256:" + "1".repeat(64);
+    other.images.migrate = `docker.io/library/postgres:17-alpine@sha256:${"1".repeat(64)}`;
     const built = build(other);
     expect(built.chart.configMapName).toBe(configMap.metadata.name);
     expect(built.chart.jobName).not.toBe(job.metadata.name);

@@ -280,26 +280,26 @@ describe.concurrent("status", () => {
     const list: unknown = JSON.parse(r.stdout);
     expect(Array.isArray(list)).toBe(true);
     const entries = list as Record<string, unknown>[];
-    expect(entries.map((e) => e["role"])).toEqual(["ca", "client"]);
+    expect(entries.map((e) => e.role)).toEqual(["ca", "client"]);
     for (const entry of entries) {
-      const role = String(entry["role"]);
+      const role = String(entry.role);
       const path = join(store, `${role}.pem`);
       const x = new X509Certificate(read(path));
       expect(Object.keys(entry).sort()).toEqual(["daysLeft", "fingerprintSha256", "issuer", "keyPath", "notAfter", "notBefore", "path", "role", "serial", "subject"]);
-      expect(entry["path"]).toBe(path);
-      expect(entry["keyPath"]).toBe(join(store, `${role}.key.pem`));
-      expect(entry["serial"]).toBe(x.serialNumber.toUpperCase());
-      expect(entry["fingerprintSha256"]).toBe(x.fingerprint256);
-      expect(entry["notBefore"]).toBe(new Date(x.validFrom).toISOString());
-      expect(entry["notAfter"]).toBe(new Date(x.validTo).toISOString());
+      expect(entry.path).toBe(path);
+      expect(entry.keyPath).toBe(join(store, `${role}.key.pem`));
+      expect(entry.serial).toBe(x.serialNumber.toUpperCase());
+      expect(entry.fingerprintSha256).toBe(x.fingerprint256);
+      expect(entry.notBefore).toBe(new Date(x.validFrom).toISOString());
+      expect(entry.notAfter).toBe(new Date(x.validTo).toISOString());
       const expected = Math.floor((Date.parse(x.validTo) - before) / DAY_MS);
-      expect([expected, expected - 1]).toContain(entry["daysLeft"]);
-      expect(Number.isInteger(entry["daysLeft"])).toBe(true);
+      expect([expected, expected - 1]).toContain(entry.daysLeft);
+      expect(Number.isInteger(entry.daysLeft)).toBe(true);
     }
-    expect(entries[0]?.["daysLeft"]).toBeGreaterThanOrEqual(3648);
-    expect(entries[1]?.["daysLeft"]).toBeGreaterThanOrEqual(363);
+    expect(entries[0]?.daysLeft).toBeGreaterThanOrEqual(3648);
+    expect(entries[1]?.daysLeft).toBeGreaterThanOrEqual(363);
     const fp = await openssl(["x509", "-in", join(store, "client.pem"), "-noout", "-fingerprint", "-sha256"]);
-    expect(fp.stdout.trim()).toBe(`sha256 Fingerprint=${String(entries[1]?.["fingerprintSha256"])}`);
+    expect(fp.stdout.trim()).toBe(`sha256 Fingerprint=${String(entries[1]?.fingerprintSha256)}`);
   });
 
   it("prints a table without --json", async () => {
@@ -319,8 +319,8 @@ describe.concurrent("status", () => {
     expect(warned.code).toBe(3);
     expect(warned.stderr).toMatch(/warning: ca certificate .* expires in 9 days .*within --warn-days 30/);
     const entries = JSON.parse(warned.stdout) as Record<string, unknown>[];
-    expect(entries[0]?.["keyPath"]).toBeNull();
-    expect(entries[0]?.["daysLeft"]).toBe(9);
+    expect(entries[0]?.keyPath).toBeNull();
+    expect(entries[0]?.daysLeft).toBe(9);
     const quiet = await pki(["status", "--dir", dir, "--warn-days", "5"], null);
     expect(quiet.code, quiet.stderr).toBe(0);
   });
@@ -337,7 +337,7 @@ describe.concurrent("status", () => {
     expect(r.stderr).toMatch(/warning: ca certificate .* expired on/);
     expect(r.stderr).toMatch(/warning: client certificate .* expired on/);
     const entries = JSON.parse(r.stdout) as Record<string, unknown>[];
-    expect(entries.map((e) => e["daysLeft"])).toEqual([-11, -16]);
+    expect(entries.map((e) => e.daysLeft)).toEqual([-11, -16]);
   });
 
   it("fails on a corrupted certificate, naming the file (exit 1)", async () => {

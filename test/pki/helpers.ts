@@ -48,7 +48,7 @@ function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd:
 /** The environment without any PLUE_PKI_PASSPHRASE inherited from the shell, plus `extra`. */
 export function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env["PLUE_PKI_PASSPHRASE"];
+  delete env.PLUE_PKI_PASSPHRASE;
   return { ...env, ...extra };
 }
 

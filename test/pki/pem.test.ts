@@ -3,7 +3,7 @@ import { createPrivateKey } from "node:crypto";
 import { encryptPrivateKeyPem, generateRsaKeyPair } from "../../pki/keys.ts";
 import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../../lib/pem.ts";
 
-const BODY = "A".repeat(64) + "B".repeat(64) + "CCCC";
+const BODY = `${"A".repeat(64) + "B".repeat(64)}CCCC`;
 const CANONICAL = `-----BEGIN CERTIFICATE-----\n${"A".repeat(64)}\n${"B".repeat(64)}\nCCCC\n-----END CERTIFICATE-----\n`;
 
 /** Builds PEM markers at run time so that this file never holds a key block itself. */

@@ -20,7 +20,7 @@ function sources(): string[] {
     .filter((f) => f.endsWith(".ts") && !f.includes("__snapshots__"));
 }
 
-export function rootImports(text: string): string[] {
+function rootImports(text: string): string[] {
   return text.split("\n").filter((l) => ROOT_IMPORT.test(l));
 }
 

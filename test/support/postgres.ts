@@ -48,7 +48,7 @@ function isExecutable(path: string): boolean {
 }
 
 function onPath(name: string): string | undefined {
-  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (dir !== "" && isExecutable(join(dir, name))) return join(dir, name);
   }
   return undefined;
