@@ -41,7 +41,8 @@ function parseArgs(argv: readonly string[]): Options {
   const options: Options = { databaseUrl: undefined, dir: DEFAULT_MIGRATIONS_DIR, check: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const value = (): string => {
       if (inline !== undefined) return inline;
       const next = argv[i + 1];
@@ -65,9 +66,7 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       default:
         // Only option names are echoed: a stray value may be a URL with a password.
-        throw new UsageError(
-          flag.startsWith("-") ? `unknown option ${flag}` : "unexpected argument (not shown; it may contain a secret)",
-        );
+        throw new UsageError(flag.startsWith("-") ? `unknown option ${flag}` : "unexpected argument (not shown; it may contain a secret)");
     }
   }
   return options;

@@ -37,7 +37,6 @@ import {
 
 /** The repository root (`pki/..`). */
 
-
 /** The only source of the CA key passphrase (never a flag, never printed). */
 export const PASSPHRASE_ENV = "PLUE_PKI_PASSPHRASE";
 
@@ -78,7 +77,10 @@ const COMMON_OPTIONS: Record<string, OptionSpec> = {
     value: "DIR",
     help: "keep everything under DIR: private files in DIR, public copies in DIR/public\n(default: the environment's pki.dir and pki.publicDir, relative to the repository root)",
   },
-  force: { type: "boolean", help: "replace existing files; each replaced private file is first copied to\n<name>.bak-<UTC timestamp> (mode 0600)" },
+  force: {
+    type: "boolean",
+    help: "replace existing files; each replaced private file is first copied to\n<name>.bak-<UTC timestamp> (mode 0600)",
+  },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
 
@@ -106,7 +108,7 @@ const COMMANDS: readonly Command[] = [
     description: [
       "Creates the RSA CA whose client certificate Cloudflare presents on origin pulls:",
       "SHA-256, basicConstraints CA:TRUE pathlen:0 (critical), keyUsage keyCertSign, cRLSign",
-      "(critical), subject CN \"<organization> Origin Pull CA\", O=<organization>, valid",
+      '(critical), subject CN "<organization> Origin Pull CA", O=<organization>, valid',
       "pki.caValidityDays days.",
       "",
       "Reads the passphrase from PLUE_PKI_PASSPHRASE (at least 12 characters).",
@@ -217,7 +219,9 @@ function dispatch(argv: readonly string[], io: CliIo): number {
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
     const what = name.startsWith("-") ? "is not a command (the command comes first)" : "is not a command";
-    throw new UsageError(`pki: '${name}' ${what} (got ${JSON.stringify(argv.join(" "))}). Use one of ${COMMANDS.map((c) => c.name).join(", ")}; see npm run pki -- --help.`);
+    throw new UsageError(
+      `pki: '${name}' ${what} (got ${JSON.stringify(argv.join(" "))}). Use one of ${COMMANDS.map((c) => c.name).join(", ")}; see npm run pki -- --help.`,
+    );
   }
   if (rest.includes("--help") || rest.includes("-h")) {
     io.stdout(commandHelp(command));
@@ -225,7 +229,8 @@ function dispatch(argv: readonly string[], io: CliIo): number {
   }
   const specs = { ...COMMON_OPTIONS, ...command.options };
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [key, spec] of Object.entries(specs)) options[key] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
+  for (const [key, spec] of Object.entries(specs))
+    options[key] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
@@ -236,7 +241,9 @@ function dispatch(argv: readonly string[], io: CliIo): number {
     throw new UsageError(`pki ${command.name}: ${argumentProblem(error)}. See npm run pki -- ${command.name} --help.`);
   }
   if (positionals.length > 0) {
-    throw new UsageError(`pki ${command.name}: '${positionals[0] ?? ""}' is not an option (got ${JSON.stringify(positionals.join(" "))}). ${command.name} takes options only; see npm run pki -- ${command.name} --help.`);
+    throw new UsageError(
+      `pki ${command.name}: '${positionals[0] ?? ""}' is not an option (got ${JSON.stringify(positionals.join(" "))}). ${command.name} takes options only; see npm run pki -- ${command.name} --help.`,
+    );
   }
   const now = (io.now ?? (() => new Date()))();
   return command.run({
@@ -330,7 +337,8 @@ function pemText(path: string, text: string): string {
   try {
     return normalisePem(text);
   } catch (error) {
-    if (error instanceof PemError) throw new OperationalError(`${path}: is not a PEM file (${error.message}). Restore it or create it again.`);
+    if (error instanceof PemError)
+      throw new OperationalError(`${path}: is not a PEM file (${error.message}). Restore it or create it again.`);
     throw error;
   }
 }
@@ -350,7 +358,12 @@ function initCa(ctx: Context): number {
   ensurePrivateDir(env.layout.privateDir, ctx.warn);
   refuseUnlessForced(ctx, [keyPath, certPath]);
 
-  const ca = createCa({ organization: env.config.pki.organization, validityDays: env.config.pki.caValidityDays, now: ctx.now, bits: Number(bitsText) });
+  const ca = createCa({
+    organization: env.config.pki.organization,
+    validityDays: env.config.pki.caValidityDays,
+    now: ctx.now,
+    bits: Number(bitsText),
+  });
   const encrypted = encryptPrivateKeyPem(rsaKeyPairFromPem(ca.keyPem, "new CA key").privateKey, pass);
   const written = writeFilesAtomically(
     [
@@ -359,7 +372,9 @@ function initCa(ctx: Context): number {
     ],
     { existing: force(ctx) ? "backup" : "refuse", now: ctx.now },
   );
-  ctx.out(`created CA "${new X509Certificate(ca.certPem).subject.split("\n").join(", ")}" (RSA ${bitsText}, serial ${ca.serialHex.toUpperCase()}, valid until ${ca.notAfter.toISOString()})`);
+  ctx.out(
+    `created CA "${new X509Certificate(ca.certPem).subject.split("\n").join(", ")}" (RSA ${bitsText}, serial ${ca.serialHex.toUpperCase()}, valid until ${ca.notAfter.toISOString()})`,
+  );
   reportWritten(ctx, written, { [keyPath]: `encrypted with ${PASSPHRASE_ENV}` });
 
   const clientPath = env.file(STORE_FILES.clientCert);
@@ -461,13 +476,17 @@ function status(ctx: Context): number {
   if (ctx.values.json === true) ctx.io.stdout(`${JSON.stringify(statuses, null, 2)}\n`);
   else if (statuses.length > 0) ctx.io.stdout(formatStatusTable(statuses));
   if (statuses.length === 0) {
-    throw new OperationalError(`${dir}: holds no certificate (ca.pem, client.pem, origin.pem). Run npm run pki -- init-ca, or pass the right --env/--dir.`);
+    throw new OperationalError(
+      `${dir}: holds no certificate (ca.pem, client.pem, origin.pem). Run npm run pki -- init-ca, or pass the right --env/--dir.`,
+    );
   }
 
   const caPem = pems.get("ca");
   const clientPem = pems.get("client");
   if (caPem !== undefined && clientPem !== undefined && !issuedBy(clientPem, caPem)) {
-    ctx.warn(`warning: ${env.file(STORE_FILES.clientCert)}: is not signed by ${env.file(STORE_FILES.caCert)}. Run npm run pki -- issue-client --force, then publish.`);
+    ctx.warn(
+      `warning: ${env.file(STORE_FILES.clientCert)}: is not signed by ${env.file(STORE_FILES.caCert)}. Run npm run pki -- issue-client --force, then publish.`,
+    );
   }
 
   let expiring = 0;
@@ -476,7 +495,12 @@ function status(ctx: Context): number {
     if (left > warnDays * DAY_MS) continue;
     expiring++;
     const when = left <= 0 ? `expired on ${s.notAfter}` : `expires in ${s.daysLeft} days (${s.notAfter})`;
-    const fix = s.role === "ca" ? "Create a new CA and reissue (init-ca --force, issue-client --force, publish)." : s.role === "client" ? "Reissue it (issue-client --force, then publish)." : "Request a new origin certificate from Cloudflare's Origin CA.";
+    const fix =
+      s.role === "ca"
+        ? "Create a new CA and reissue (init-ca --force, issue-client --force, publish)."
+        : s.role === "client"
+          ? "Reissue it (issue-client --force, then publish)."
+          : "Request a new origin certificate from Cloudflare's Origin CA.";
     ctx.warn(`warning: ${s.role} certificate ${s.path} ${when}, within --warn-days ${warnDays}. ${fix}`);
   }
   return expiring > 0 ? EXIT_EXPIRING : 0;
@@ -502,14 +526,19 @@ function publish(ctx: Context): number {
   for (const source of sources) {
     const from = env.file(source.name);
     if (!source.required && !pathExists(from)) continue;
-    const raw = readStoreFile(from, source.name === STORE_FILES.caCert ? "Run npm run pki -- init-ca first." : "Run npm run pki -- issue-client first.");
+    const raw = readStoreFile(
+      from,
+      source.name === STORE_FILES.caCert ? "Run npm run pki -- init-ca first." : "Run npm run pki -- issue-client first.",
+    );
     if (containsPrivateKeyBlock(raw)) {
       throw new OperationalError(`${from}: holds a private key; refusing to publish it. Keep only the ${source.label} block in this file.`);
     }
     const text = pemText(from, raw);
     const labels = parsePemBlocks(text).map((b) => b.label);
     if (labels.some((l) => l !== source.label)) {
-      throw new OperationalError(`${from}: holds a '${labels.find((l) => l !== source.label) ?? "?"}' block, not only ${source.label}. Keep only the ${source.label} block.`);
+      throw new OperationalError(
+        `${from}: holds a '${labels.find((l) => l !== source.label) ?? "?"}' block, not only ${source.label}. Keep only the ${source.label} block.`,
+      );
     }
     if (source.label === "CERTIFICATE") readX509(text, from);
     texts.set(source.name, text);
@@ -591,7 +620,9 @@ function commandHelp(command: Command): string {
     ...optionLines({
       ...command.options,
       ...COMMON_OPTIONS,
-      ...(command.name === "status" ? { force: { type: "boolean", help: "accepted for uniformity; status writes nothing" } satisfies OptionSpec } : {}),
+      ...(command.name === "status"
+        ? { force: { type: "boolean", help: "accepted for uniformity; status writes nothing" } satisfies OptionSpec }
+        : {}),
     }),
     "",
     FOOTER,

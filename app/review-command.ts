@@ -49,7 +49,12 @@ function stacks(plan: string): StackSummary[] {
       };
       const byType = Object.fromEntries(Object.entries(tf.resource ?? {}).map(([t, r]) => [t, Object.keys(r).length]));
       const [kind, cfg] = Object.entries(tf.terraform?.backend ?? {})[0] ?? ["none", {}];
-      return { name, backend: `${kind} ${cfg.prefix ?? cfg.path ?? ""}`.trim(), resources: Object.values(byType).reduce((a, b) => a + b, 0), byType };
+      return {
+        name,
+        backend: `${kind} ${cfg.prefix ?? cfg.path ?? ""}`.trim(),
+        resources: Object.values(byType).reduce((a, b) => a + b, 0),
+        byType,
+      };
     });
 }
 
@@ -60,7 +65,9 @@ function k8sObjects(plan: string): { chart: string; objects: unknown[] }[] {
     .sort()
     .map((f) => ({
       chart: f.replace(/\.k8s\.yaml$/, ""),
-      objects: parseAllDocuments(readFileSync(join(dir, f), "utf8")).map((d) => d.toJS() as unknown).filter((o) => o !== null),
+      objects: parseAllDocuments(readFileSync(join(dir, f), "utf8"))
+        .map((d) => d.toJS() as unknown)
+        .filter((o) => o !== null),
     }));
 }
 
@@ -80,7 +87,11 @@ export function reviewCommand(argv: readonly string[], cwd: string = process.cwd
   const env = values.env ?? "example";
   const plan = resolve(cwd, values.plan ?? "cdktf.out");
   if (!existsSync(join(plan, "stacks")) || !existsSync(join(plan, "k8s"))) {
-    return { code: 2, stdout: "", stderr: `review: '${values.plan ?? "cdktf.out"}' holds no synthesized plan. Run \`npm run synth -- --env ${env}\` first.\n` };
+    return {
+      code: 2,
+      stdout: "",
+      stderr: `review: '${values.plan ?? "cdktf.out"}' holds no synthesized plan. Run \`npm run synth -- --env ${env}\` first.\n`,
+    };
   }
   let config: PlueConfig;
   try {
@@ -94,7 +105,10 @@ export function reviewCommand(argv: readonly string[], cwd: string = process.cwd
   const charts = k8sObjects(plan);
   const secrets = [process.env.PLUE_PKI_PASSPHRASE, process.env.DATABASE_URL].filter((s): s is string => !!s);
   const findings = scanFiles([plan], plan, secrets);
-  const rows = planMatrix(charts.flatMap((c) => c.objects), config);
+  const rows = planMatrix(
+    charts.flatMap((c) => c.objects),
+    config,
+  );
   const deviations = rows.filter((r) => r.allowed !== (r.expect === "allow"));
   const clean = findings.length === 0 && deviations.length === 0;
 
@@ -116,7 +130,10 @@ export function reviewCommand(argv: readonly string[], cwd: string = process.cwd
   for (const c of charts) out.push(`  ${c.chart.padEnd(18)} ${String(c.objects.length).padStart(3)} objects`);
   out.push("", findings.length === 0 ? "key material: none found" : `key material: ${findings.length} FOUND`);
   for (const f of findings) out.push(`  ${f.file}:${f.line}: ${f.what}`);
-  out.push("", `connectivity (${rows.length} flows; ${deviations.length === 0 ? "all as promised" : `${deviations.length} NOT AS PROMISED`}):`);
+  out.push(
+    "",
+    `connectivity (${rows.length} flows; ${deviations.length === 0 ? "all as promised" : `${deviations.length} NOT AS PROMISED`}):`,
+  );
   out.push(formatMatrix(rows));
   for (const d of deviations) out.push(`  expected ${d.expect}: ${d.from} -> ${d.to}:${d.port}/${d.protocol} (${d.reason})`);
   return { code: clean ? 0 : 1, stdout: `${out.join("\n")}\n`, stderr: "" };

@@ -48,7 +48,12 @@ export function synthCommand(argv: readonly string[], options: SynthCommandOptio
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { env: { type: "string" }, out: { type: "string" }, "config-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        env: { type: "string" },
+        out: { type: "string" },
+        "config-dir": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: false,
       strict: true,
     }));
@@ -67,7 +72,9 @@ export function synthCommand(argv: readonly string[], options: SynthCommandOptio
   let config: PlueConfig;
   let certs: PublicCerts;
   try {
-    const configDir = values["config-dir"] ? resolve(options.cwd ?? process.cwd(), values["config-dir"]) : (options.configDir ?? CONFIG_DIR);
+    const configDir = values["config-dir"]
+      ? resolve(options.cwd ?? process.cwd(), values["config-dir"])
+      : (options.configDir ?? CONFIG_DIR);
     config = loadConfig(env, configDir);
     certs = loadPublicCerts(config);
   } catch (e) {

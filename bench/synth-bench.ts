@@ -15,7 +15,12 @@ const REPO = join(import.meta.dirname, "..");
 const BUDGET = { medianMs: 1500, peakMb: 250 };
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "7" }, "cli-runs": { type: "string", default: "3" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  options: {
+    runs: { type: "string", default: "7" },
+    "cli-runs": { type: "string", default: "3" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
 });
 if (values.help) {
   process.stdout.write("Usage: npm run bench -- [--runs N] [--cli-runs N] [--json]\nExit 1 when the direct synth misses its budget.\n");
@@ -99,9 +104,14 @@ const synthScript = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")
 const [program, ...synthArgs] = synthScript.split(/\s+/);
 if (program !== "node") throw new Error(`bench expects the synth script to start with node (got: ${synthScript})`);
 const direct = await series(`synth (${synthScript})`, runs, (out) => [process.execPath, [...synthArgs, "--out", out], process.env]);
-const cli = cliRuns > 0
-  ? await series("cdktf synth (CLI)", cliRuns, (out) => [join(REPO, "node_modules", ".bin", "cdktf"), ["synth", "--output", out], { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" }])
-  : undefined;
+const cli =
+  cliRuns > 0
+    ? await series("cdktf synth (CLI)", cliRuns, (out) => [
+        join(REPO, "node_modules", ".bin", "cdktf"),
+        ["synth", "--output", out],
+        { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" },
+      ])
+    : undefined;
 
 const results = cli ? [direct, cli] : [direct];
 const withinBudget = direct.wallMs.median <= BUDGET.medianMs && direct.peakRssMb.max <= BUDGET.peakMb;

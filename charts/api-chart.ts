@@ -11,7 +11,12 @@ import type { PlueConfig } from "../config/schema.ts";
 import { K8S } from "../config/names.ts";
 import { RUNNER_POD_TEMPLATE } from "./runner-sandbox-chart.ts";
 import { k8s } from "./k8s-object.ts";
-import { guaranteedResources, NOT_ON_SANDBOX_NODES, restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./restricted.ts";
+import {
+  guaranteedResources,
+  NOT_ON_SANDBOX_NODES,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from "./restricted.ts";
 
 /** Props of {@link ApiChart}. */
 export interface ApiChartProps {
@@ -43,7 +48,11 @@ export class ApiChart extends Chart {
     k8s<IServiceAccount>(this, "api-sa", {
       apiVersion: "v1",
       kind: "ServiceAccount",
-      metadata: { name: K8S.serviceAccounts.api, namespace: ns, annotations: { "iam.gke.io/gcp-service-account": apiGoogleServiceAccount(config) } },
+      metadata: {
+        name: K8S.serviceAccounts.api,
+        namespace: ns,
+        annotations: { "iam.gke.io/gcp-service-account": apiGoogleServiceAccount(config) },
+      },
       automountServiceAccountToken: false,
     });
 
@@ -73,8 +82,18 @@ export class ApiChart extends Chart {
             securityContext: restrictedPodSecurityContext(),
             affinity: NOT_ON_SANDBOX_NODES,
             topologySpreadConstraints: [
-              { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels } },
-              { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } },
+              {
+                maxSkew: 1,
+                topologyKey: "topology.kubernetes.io/zone",
+                whenUnsatisfiable: "DoNotSchedule",
+                labelSelector: { matchLabels: labels },
+              },
+              {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: labels },
+              },
             ],
             terminationGracePeriodSeconds: 30,
             containers: [

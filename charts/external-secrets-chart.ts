@@ -40,7 +40,10 @@ export function databaseUrlTemplate(config: PlueConfig): string {
 }
 
 function entry(secretKey: string, key: string): ExternalSecretData {
-  return { secretKey, remoteRef: { key, version: "latest", conversionStrategy: "Default", decodingStrategy: "None", metadataPolicy: "None" } };
+  return {
+    secretKey,
+    remoteRef: { key, version: "latest", conversionStrategy: "Default", decodingStrategy: "None", metadataPolicy: "None" },
+  };
 }
 
 /**
@@ -50,14 +53,15 @@ function entry(secretKey: string, key: string): ExternalSecretData {
  * `db-password` lists both consumers and that no two entries write the same key.
  */
 export function consumerData(config: PlueConfig, consumer: EsoConsumer): ExternalSecretData[] {
-  const envs = consumer === "api"
-    ? Object.keys(config.secrets.items)
-        .sort()
-        .flatMap((name) => {
-          const item = config.secrets.items[name];
-          return item?.env !== undefined && item.consumers.includes(consumer) ? [entry(item.env, secretId(config, name))] : [];
-        })
-    : [];
+  const envs =
+    consumer === "api"
+      ? Object.keys(config.secrets.items)
+          .sort()
+          .flatMap((name) => {
+            const item = config.secrets.items[name];
+            return item?.env !== undefined && item.consumers.includes(consumer) ? [entry(item.env, secretId(config, name))] : [];
+          })
+      : [];
   const data = [...envs];
   const add = (e: ExternalSecretData) => {
     if (!data.some((d) => d.secretKey === e.secretKey && d.remoteRef.key === e.remoteRef.key)) data.push(e);

@@ -106,6 +106,8 @@ export class NetworkPoliciesChart extends Chart {
     });
     // The API server's private endpoint lives in the control plane range; Dataplane V2
     // applies policy after the kubernetes.default Service is translated to it.
-    egress("api-egress-kubernetes-api", api, apiPods, [{ to: [{ ipBlock: { cidr: config.network.controlPlaneCidr } }], ports: [tcp(443)] }]);
+    egress("api-egress-kubernetes-api", api, apiPods, [
+      { to: [{ ipBlock: { cidr: config.network.controlPlaneCidr } }], ports: [tcp(443)] },
+    ]);
   }
 }

@@ -43,7 +43,11 @@ export function restrictedContainerSecurityContext(uid: number = NON_ROOT_UID): 
 }
 
 /** Requests equal to limits (Guaranteed QoS) for cpu, memory and ephemeral storage. */
-export function guaranteedResources(r: { readonly cpu: string; readonly memory: string; readonly ephemeralStorage: string }): IResourceRequirements {
+export function guaranteedResources(r: {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly ephemeralStorage: string;
+}): IResourceRequirements {
   const q = { cpu: r.cpu, memory: r.memory, "ephemeral-storage": r.ephemeralStorage };
   return { requests: q, limits: { ...q } };
 }

@@ -55,12 +55,19 @@ const CONTAINERS = "object.spec.containers + (has(object.spec.initContainers) ? 
 /** The rules a runner pod must satisfy, each with the message the API server returns. */
 export function runnerPodRules(maxRuntimeSeconds: number): readonly { readonly expression: string; readonly message: string }[] {
   return [
-    { expression: "has(object.spec.runtimeClassName) && object.spec.runtimeClassName == 'gvisor'", message: "runner pods must set runtimeClassName: gvisor" },
     {
-      expression: "has(object.spec.nodeSelector) && 'sandbox.gke.io/runtime' in object.spec.nodeSelector && object.spec.nodeSelector['sandbox.gke.io/runtime'] == 'gvisor'",
+      expression: "has(object.spec.runtimeClassName) && object.spec.runtimeClassName == 'gvisor'",
+      message: "runner pods must set runtimeClassName: gvisor",
+    },
+    {
+      expression:
+        "has(object.spec.nodeSelector) && 'sandbox.gke.io/runtime' in object.spec.nodeSelector && object.spec.nodeSelector['sandbox.gke.io/runtime'] == 'gvisor'",
       message: "runner pods must select the gVisor pool (nodeSelector sandbox.gke.io/runtime: gvisor)",
     },
-    { expression: "has(object.spec.automountServiceAccountToken) && object.spec.automountServiceAccountToken == false", message: "runner pods must set automountServiceAccountToken: false" },
+    {
+      expression: "has(object.spec.automountServiceAccountToken) && object.spec.automountServiceAccountToken == false",
+      message: "runner pods must set automountServiceAccountToken: false",
+    },
     {
       expression: "!has(object.spec.hostNetwork) || object.spec.hostNetwork == false",
       message: "runner pods must not use the host network",
@@ -70,31 +77,38 @@ export function runnerPodRules(maxRuntimeSeconds: number): readonly { readonly e
       message: "runner pods must set activeDeadlineSeconds within the configured maximum run time",
     },
     {
-      expression: "has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot == true",
+      expression:
+        "has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot == true",
       message: "runner pods must set securityContext.runAsNonRoot: true",
     },
     {
-      expression: "has(object.spec.securityContext) && has(object.spec.securityContext.seccompProfile) && object.spec.securityContext.seccompProfile.type == 'RuntimeDefault'",
+      expression:
+        "has(object.spec.securityContext) && has(object.spec.securityContext.seccompProfile) && object.spec.securityContext.seccompProfile.type == 'RuntimeDefault'",
       message: "runner pods must set securityContext.seccompProfile.type: RuntimeDefault",
     },
     {
-      expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem == true)",
+      expression:
+        "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem == true)",
       message: "every runner container must set readOnlyRootFilesystem: true",
     },
     {
-      expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && c.securityContext.allowPrivilegeEscalation == false)",
+      expression:
+        "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation) && c.securityContext.allowPrivilegeEscalation == false)",
       message: "every runner container must set allowPrivilegeEscalation: false",
     },
     {
-      expression: "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.capabilities) && has(c.securityContext.capabilities.drop) && 'ALL' in c.securityContext.capabilities.drop && (!has(c.securityContext.capabilities.add) || size(c.securityContext.capabilities.add) == 0))",
+      expression:
+        "variables.containers.all(c, has(c.securityContext) && has(c.securityContext.capabilities) && has(c.securityContext.capabilities.drop) && 'ALL' in c.securityContext.capabilities.drop && (!has(c.securityContext.capabilities.add) || size(c.securityContext.capabilities.add) == 0))",
       message: "every runner container must drop ALL capabilities and add none",
     },
     {
-      expression: "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
+      expression:
+        "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.privileged) || c.securityContext.privileged == false)",
       message: "runner containers must not be privileged",
     },
     {
-      expression: "variables.containers.all(c, has(c.resources) && has(c.resources.limits) && 'cpu' in c.resources.limits && 'memory' in c.resources.limits && 'ephemeral-storage' in c.resources.limits)",
+      expression:
+        "variables.containers.all(c, has(c.resources) && has(c.resources.limits) && 'cpu' in c.resources.limits && 'memory' in c.resources.limits && 'ephemeral-storage' in c.resources.limits)",
       message: "every runner container must set cpu, memory and ephemeral-storage limits",
     },
   ];

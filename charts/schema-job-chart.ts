@@ -11,7 +11,15 @@ import type { PlueConfig } from "../config/schema.ts";
 import { K8S } from "../config/names.ts";
 import { DEFAULT_MIGRATIONS_DIR, listMigrations, migrationsHash, runnerScript } from "../db/migrations.ts";
 import { k8s as object } from "./k8s-object.ts";
-import { DNS_PORTS, dnsPeers, guaranteedResources, NOT_ON_SANDBOX_NODES, restrictedContainerSecurityContext, restrictedPodSecurityContext, tcp } from "./restricted.ts";
+import {
+  DNS_PORTS,
+  dnsPeers,
+  guaranteedResources,
+  NOT_ON_SANDBOX_NODES,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  tcp,
+} from "./restricted.ts";
 
 /** Where the migration files are mounted; the runner gets it as `--dir`. */
 export const MIGRATIONS_MOUNT = "/migrations";

@@ -50,7 +50,9 @@ function line(file: string, path: Path, problem: string, value: unknown, fix: st
 function fromIssue(file: string, raw: unknown, issue: core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
     return issue.keys
-      .map((k) => line(file, [...issue.path, k], "is not a known field", valueAt(raw, [...issue.path, k]), "Remove it or check its spelling."))
+      .map((k) =>
+        line(file, [...issue.path, k], "is not a known field", valueAt(raw, [...issue.path, k]), "Remove it or check its spelling."),
+      )
       .join("\n");
   }
   if (issue.code === "invalid_key") {
@@ -102,12 +104,28 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
   const cp = get("network", "controlPlaneCidr");
   const cpCidr = typeof cp === "string" ? parseCidr(cp) : undefined;
   if (cpCidr && cpCidr.prefix !== 28) {
-    out.push(line(file, ["network", "controlPlaneCidr"], "is not a /28 block", cp, "GKE needs exactly a /28 for the control plane, e.g. 172.16.0.0/28."));
+    out.push(
+      line(
+        file,
+        ["network", "controlPlaneCidr"],
+        "is not a /28 block",
+        cp,
+        "GKE needs exactly a /28 for the control plane, e.g. 172.16.0.0/28.",
+      ),
+    );
   }
   const psa = get("network", "privateServicesCidr");
   const psaCidr = typeof psa === "string" ? parseCidr(psa) : undefined;
   if (psaCidr && psaCidr.prefix > 24) {
-    out.push(line(file, ["network", "privateServicesCidr"], "is smaller than a /24", psa, "Cloud SQL's private services access needs a /24 or larger, e.g. 10.30.0.0/20."));
+    out.push(
+      line(
+        file,
+        ["network", "privateServicesCidr"],
+        "is smaller than a /24",
+        psa,
+        "Cloud SQL's private services access needs a /24 or larger, e.g. 10.30.0.0/20.",
+      ),
+    );
   }
 
   const region = get("project", "region");
@@ -115,7 +133,9 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
   if (typeof region === "string" && Array.isArray(zones)) {
     zones.forEach((z, i) => {
       if (typeof z === "string" && !z.startsWith(`${region}-`)) {
-        out.push(line(file, ["project", "zones", i], `is not a zone of region ${region}`, z, `Use zones named ${region}-a, ${region}-b, ...`));
+        out.push(
+          line(file, ["project", "zones", i], `is not a zone of region ${region}`, z, `Use zones named ${region}-a, ${region}-b, ...`),
+        );
       }
     });
     if (new Set(zones).size !== zones.length) {
@@ -127,7 +147,9 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
     const min = get("cluster", pool, "minNodes");
     const max = get("cluster", pool, "maxNodes");
     if (typeof min === "number" && typeof max === "number" && min > max) {
-      out.push(line(file, ["cluster", pool, "minNodes"], `is above 'cluster.${pool}.maxNodes' (${max})`, min, "Make minNodes at most maxNodes."));
+      out.push(
+        line(file, ["cluster", pool, "minNodes"], `is above 'cluster.${pool}.maxNodes' (${max})`, min, "Make minNodes at most maxNodes."),
+      );
     }
   }
   const minR = get("api", "minReplicas");
@@ -136,13 +158,16 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
     out.push(line(file, ["api", "minReplicas"], `is above 'api.maxReplicas' (${maxR})`, minR, "Make minReplicas at most maxReplicas."));
   }
   if (typeof get("api", "port") === "number" && get("api", "port") === get("api", "callbackPort")) {
-    out.push(line(file, ["api", "callbackPort"], "equals 'api.port'", get("api", "callbackPort"), "Give the runner callback its own port."));
+    out.push(
+      line(file, ["api", "callbackPort"], "equals 'api.port'", get("api", "callbackPort"), "Give the runner callback its own port."),
+    );
   }
 
   const cfRanges = get("edge", "cloudflareRanges", "cidrs");
   if (Array.isArray(cfRanges)) {
     cfRanges.forEach((r, i) => {
-      if (cfRanges.indexOf(r) !== i) out.push(line(file, ["edge", "cloudflareRanges", "cidrs", i], "lists a range twice", r, "List each range once."));
+      if (cfRanges.indexOf(r) !== i)
+        out.push(line(file, ["edge", "cloudflareRanges", "cidrs", i], "lists a range twice", r, "List each range once."));
     });
   }
 
@@ -150,7 +175,15 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
   if (ssh && typeof ssh === "object" && (ssh as Record<string, unknown>).enabled === true) {
     const ranges = (ssh as Record<string, unknown>).sourceRanges;
     if (!Array.isArray(ranges) || ranges.length === 0) {
-      out.push(line(file, ["api", "ssh", "sourceRanges"], "is empty while SSH is enabled (the load balancer would accept the whole internet)", ranges, "List the CIDR ranges allowed to reach Git over SSH."));
+      out.push(
+        line(
+          file,
+          ["api", "ssh", "sourceRanges"],
+          "is empty while SSH is enabled (the load balancer would accept the whole internet)",
+          ranges,
+          "List the CIDR ranges allowed to reach Git over SSH.",
+        ),
+      );
     }
   }
 
@@ -160,13 +193,29 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
     for (const [name, needed] of Object.entries(REQUIRED_SECRETS)) {
       const item = byName[name];
       if (!item || typeof item !== "object") {
-        out.push(line(file, ["secrets", "items", name], "is missing", undefined, `Add it with consumers [${needed.join(", ")}] (see config/example.yaml).`));
+        out.push(
+          line(
+            file,
+            ["secrets", "items", name],
+            "is missing",
+            undefined,
+            `Add it with consumers [${needed.join(", ")}] (see config/example.yaml).`,
+          ),
+        );
         continue;
       }
       const consumers = Array.isArray(item.consumers) ? item.consumers : [];
       const missing = needed.filter((c) => !consumers.includes(c));
       if (missing.length > 0) {
-        out.push(line(file, ["secrets", "items", name, "consumers"], `does not list ${missing.join(", ")}`, item.consumers, `Add ${missing.join(", ")}: the plan reads this secret there.`));
+        out.push(
+          line(
+            file,
+            ["secrets", "items", name, "consumers"],
+            `does not list ${missing.join(", ")}`,
+            item.consumers,
+            `Add ${missing.join(", ")}: the plan reads this secret there.`,
+          ),
+        );
       }
     }
     const seen = new Map<string, string>();
@@ -174,9 +223,25 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
       const env = item && typeof item === "object" ? item.env : undefined;
       if (typeof env !== "string") continue;
       if ((RESERVED_SECRET_ENVS as readonly string[]).includes(env)) {
-        out.push(line(file, ["secrets", "items", name, "env"], "is reserved (External Secrets writes it from the database secrets)", env, "Pick another name."));
+        out.push(
+          line(
+            file,
+            ["secrets", "items", name, "env"],
+            "is reserved (External Secrets writes it from the database secrets)",
+            env,
+            "Pick another name.",
+          ),
+        );
       } else if (seen.has(env)) {
-        out.push(line(file, ["secrets", "items", name, "env"], `is also the env of 'secrets.items.${seen.get(env)}'`, env, "Give each secret its own environment variable."));
+        out.push(
+          line(
+            file,
+            ["secrets", "items", name, "env"],
+            `is also the env of 'secrets.items.${seen.get(env)}'`,
+            env,
+            "Give each secret its own environment variable.",
+          ),
+        );
       }
       seen.set(env, name);
     }
@@ -190,13 +255,20 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
     for (const [key, ref] of Object.entries(images)) {
       if (typeof ref !== "string") continue;
       if (!/@sha256:[a-f0-9]{64}$/.test(ref)) {
-        out.push(line(file, ["images", key], "is not pinned by digest (production)", ref, "Reference the image as registry/path@sha256:<digest>."));
+        out.push(
+          line(file, ["images", key], "is not pinned by digest (production)", ref, "Reference the image as registry/path@sha256:<digest>."),
+        );
       } else if (ZERO_DIGEST.test(ref)) {
         out.push(line(file, ["images", key], "carries a placeholder digest (production)", ref, "Use the digest of the published image."));
       }
     }
   }
-  const placeholders: string[][] = [["project", "id"], ["state", "bucket"], ["edge", "domain"], ["pki", "organization"]];
+  const placeholders: string[][] = [
+    ["project", "id"],
+    ["state", "bucket"],
+    ["edge", "domain"],
+    ["pki", "organization"],
+  ];
   for (const path of placeholders) {
     const v = valueAt(raw, path);
     if (typeof v === "string" && PLACEHOLDER.test(v)) {
@@ -204,22 +276,54 @@ function crossFieldProblems(file: string, raw: unknown, envName: string): string
     }
   }
   if (get("edge", "cloudflareZoneId") === "0".repeat(32)) {
-    out.push(line(file, ["edge", "cloudflareZoneId"], "holds a placeholder value (production)", get("edge", "cloudflareZoneId"), "Use the zone id from the Cloudflare dashboard."));
+    out.push(
+      line(
+        file,
+        ["edge", "cloudflareZoneId"],
+        "holds a placeholder value (production)",
+        get("edge", "cloudflareZoneId"),
+        "Use the zone id from the Cloudflare dashboard.",
+      ),
+    );
   }
   if (Array.isArray(zones) && zones.length < 3) {
-    out.push(line(file, ["project", "zones"], "lists fewer than 3 zones (production)", zones, "List at least three zones of the region for a regional cluster."));
+    out.push(
+      line(
+        file,
+        ["project", "zones"],
+        "lists fewer than 3 zones (production)",
+        zones,
+        "List at least three zones of the region for a regional cluster.",
+      ),
+    );
   }
   if (get("cluster", "releaseChannel") === "RAPID") {
     out.push(line(file, ["cluster", "releaseChannel"], "is RAPID (production)", "RAPID", "Use STABLE or REGULAR."));
   }
   if (get("database", "availability") !== undefined && get("database", "availability") !== "REGIONAL") {
-    out.push(line(file, ["database", "availability"], "is not REGIONAL (production)", get("database", "availability"), "Set it to REGIONAL for a standby in a second zone."));
+    out.push(
+      line(
+        file,
+        ["database", "availability"],
+        "is not REGIONAL (production)",
+        get("database", "availability"),
+        "Set it to REGIONAL for a standby in a second zone.",
+      ),
+    );
   }
   const sshRanges = get("api", "ssh", "sourceRanges");
   if (Array.isArray(sshRanges)) {
     sshRanges.forEach((r, i) => {
       if (r === "0.0.0.0/0" || r === "::/0") {
-        out.push(line(file, ["api", "ssh", "sourceRanges", i], "opens Git over SSH to the whole internet (production)", r, "List the networks that need SSH."));
+        out.push(
+          line(
+            file,
+            ["api", "ssh", "sourceRanges", i],
+            "opens Git over SSH to the whole internet (production)",
+            r,
+            "List the networks that need SSH.",
+          ),
+        );
       }
     });
   }
@@ -246,7 +350,7 @@ export function parseConfigText(text: string, file: string, envName: string): Pl
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((e) => `${file}: line ${(e.linePos?.[0]?.line ?? 0)} is not valid YAML (${e.code}). ${e.message.split("\n")[0]}`),
+      doc.errors.map((e) => `${file}: line ${e.linePos?.[0]?.line ?? 0} is not valid YAML (${e.code}). ${e.message.split("\n")[0]}`),
     );
   }
   let raw: unknown;
@@ -265,7 +369,9 @@ export function parseConfigText(text: string, file: string, envName: string): Pl
 export function loadConfig(envName: string, configDir: string = CONFIG_DIR): PlueConfig {
   const file = `config/${envName}.yaml`;
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(envName)) {
-    throw new ConfigError([`--env: '${envName}' is not an environment name. Use lowercase letters, digits and hyphens (file config/<name>.yaml).`]);
+    throw new ConfigError([
+      `--env: '${envName}' is not an environment name. Use lowercase letters, digits and hyphens (file config/<name>.yaml).`,
+    ]);
   }
   const path = `${configDir.replace(/\/$/, "")}/${envName}.yaml`;
   if (!existsSync(path)) {

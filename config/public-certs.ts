@@ -16,7 +16,6 @@ import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from 
 
 /** The repository root: `pki.publicDir` is relative to it. */
 
-
 /** File names in `pki.publicDir` (the names `npm run pki -- publish` writes). */
 export const PUBLIC_CERT_FILES = {
   /** The origin-pull CA certificate: the load balancer's TrustConfig anchor. */
@@ -120,7 +119,9 @@ export function loadPublicCerts(config: PlueConfig, options: LoadPublicCertsOpti
       continue;
     }
     if (labels.length !== 1 || labels[0] !== LABEL[key]) {
-      problems.push(`${shown}: does not hold exactly one ${LABEL[key]} block (got ${labels.join(", ")}). Run ${MAKE[key]} to write it again.`);
+      problems.push(
+        `${shown}: does not hold exactly one ${LABEL[key]} block (got ${labels.join(", ")}). Run ${MAKE[key]} to write it again.`,
+      );
       continue;
     }
     pems[key] = normalisePem(text);

@@ -20,7 +20,8 @@ const ZONE = /^[a-z]+-[a-z]+[0-9]{1,2}-[a-z]$/;
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 /** `registry/path[:tag]@sha256:<64 hex>` or `registry/path:tag`. */
-const IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+const IMAGE =
+  /^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
 const cidr = (what: string) =>
   z.string().refine((v) => parseCidr(v)?.family === 4, {
@@ -38,9 +39,13 @@ const image = z.string().regex(IMAGE, {
 });
 
 const count = (min: number, max: number) =>
-  z.number().int({ error: rule("is not a whole number", `Use a whole number from ${min} to ${max}.`) }).min(min, {
-    error: rule(`is below ${min}`, `Use a whole number from ${min} to ${max}.`),
-  }).max(max, { error: rule(`is above ${max}`, `Use a whole number from ${min} to ${max}.`) });
+  z
+    .number()
+    .int({ error: rule("is not a whole number", `Use a whole number from ${min} to ${max}.`) })
+    .min(min, {
+      error: rule(`is below ${min}`, `Use a whole number from ${min} to ${max}.`),
+    })
+    .max(max, { error: rule(`is above ${max}`, `Use a whole number from ${min} to ${max}.`) });
 
 const machineType = z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, {
   error: rule("is not a Compute Engine machine type", "Use a type such as e2-standard-4."),
@@ -74,7 +79,10 @@ const releaseChannel = z.enum(["RAPID", "REGULAR", "STABLE"], {
 export const configSchema = z.strictObject({
   /** Prefix of every resource name. */
   name: z.string().regex(NAME, {
-    error: rule("is not a valid name prefix", "Use 2-18 lowercase letters, digits or hyphens, starting with a letter (service account ids derive from it)."),
+    error: rule(
+      "is not a valid name prefix",
+      "Use 2-18 lowercase letters, digits or hyphens, starting with a letter (service account ids derive from it).",
+    ),
   }),
   /** Environment name; must equal the file name. */
   environment: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
@@ -96,7 +104,14 @@ export const configSchema = z.strictObject({
   labels: z
     .record(
       // No hyphen: cdktf rewrites `-` to `_` in provider-level maps (default_labels).
-      z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a valid label key", "Use lowercase letters, digits and _ (no -: the provider's default_labels would rename it).") }),
+      z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+          error: rule(
+            "is not a valid label key",
+            "Use lowercase letters, digits and _ (no -: the provider's default_labels would rename it).",
+          ),
+        }),
       z.string().regex(/^[a-z0-9_-]{0,63}$/, { error: rule("is not a valid label value", "Use lowercase letters, digits, _ and -.") }),
     )
     .default({}),
@@ -115,7 +130,9 @@ export const configSchema = z.strictObject({
      * Where the bootstrap stack keeps its own state: `local` (a relative file) for the very
      * first apply, before the bucket exists; then `gcs` (see docs/adr/0003).
      */
-    bootstrapBackend: z.enum(["gcs", "local"], { error: rule("is not a backend kind", "Use gcs (or local for the first bootstrap apply only).") }).default("gcs"),
+    bootstrapBackend: z
+      .enum(["gcs", "local"], { error: rule("is not a backend kind", "Use gcs (or local for the first bootstrap apply only).") })
+      .default("gcs"),
     /** KMS key rotation period in days (state and cluster secrets keys). */
     kmsRotationDays: count(1, 365).default(90),
   }),
@@ -133,7 +150,10 @@ export const configSchema = z.strictObject({
     maintenanceStart: hhmm,
     /** Networks allowed to reach the private endpoint, beside the IAM-authenticated DNS endpoint. */
     authorizedNetworks: z
-      .record(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: rule("is not a valid name", "Use lowercase letters, digits and hyphens.") }), cidr("each authorized network"))
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/, { error: rule("is not a valid name", "Use lowercase letters, digits and hyphens.") }),
+        cidr("each authorized network"),
+      )
       .default({}),
     binaryAuthorization: z.boolean().default(false),
     nodeLocalDns: z.boolean().default(false),
@@ -151,14 +171,19 @@ export const configSchema = z.strictObject({
     minReplicas: count(2, 100),
     maxReplicas: count(2, 500),
     /** Path the probes and the load balancer's health check request. */
-    healthPath: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, { error: rule("is not a URL path", "Write it as /path, e.g. /api/health.") }).default("/api/health"),
+    healthPath: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.-]*$/, { error: rule("is not a URL path", "Write it as /path, e.g. /api/health.") })
+      .default("/api/health"),
     resources: resources.default({ cpu: "500m", memory: "512Mi", ephemeralStorage: "1Gi" }),
     /** Git over SSH: a TCP LoadBalancer Service on port 22. Off unless asked for. */
-    ssh: z.strictObject({
-      enabled: z.boolean(),
-      port: count(1024, 65535).default(2222),
-      sourceRanges: z.array(anyCidr).default([]),
-    }).default({ enabled: false, port: 2222, sourceRanges: [] }),
+    ssh: z
+      .strictObject({
+        enabled: z.boolean(),
+        port: count(1024, 65535).default(2222),
+        sourceRanges: z.array(anyCidr).default([]),
+      })
+      .default({ enabled: false, port: 2222, sourceRanges: [] }),
   }),
   /** Limits of one runner (agent/workflow) pod and of the runners namespace. */
   runner: z.strictObject({
@@ -174,13 +199,19 @@ export const configSchema = z.strictObject({
     }),
     tier: z.string().regex(/^db-[a-z0-9-]+$/, { error: rule("is not a Cloud SQL tier", "Use a tier such as db-custom-2-7680.") }),
     availability: z.enum(["ZONAL", "REGIONAL"], { error: rule("is not an availability type", "Use ZONAL or REGIONAL.") }),
-    databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a database name", "Use lowercase letters, digits and _.") }),
+    databaseName: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a database name", "Use lowercase letters, digits and _.") }),
     backupStart: hhmm,
     retainedBackups: count(1, 365).default(14),
   }),
   edge: z.strictObject({
     domain: z.string().regex(HOSTNAME, { error: rule("is not a DNS name", "Use a fully qualified name such as plue.example.com.") }),
-    cloudflareZoneId: z.string().regex(/^[a-f0-9]{32}$/, { error: rule("is not a Cloudflare zone id", "Copy the 32-hex-digit zone id from the Cloudflare dashboard.") }),
+    cloudflareZoneId: z
+      .string()
+      .regex(/^[a-f0-9]{32}$/, {
+        error: rule("is not a Cloudflare zone id", "Copy the 32-hex-digit zone id from the Cloudflare dashboard."),
+      }),
     /** Cloudflare's published ranges; Cloud Armor allows only these. */
     cloudflareRanges: z.strictObject({
       source: z.string().min(1),
@@ -190,9 +221,11 @@ export const configSchema = z.strictObject({
     /** Requests per minute per client IP on /api/auth/* (Cloud Armor). */
     authRateLimitPerMinute: count(1, 10000).default(10),
     /** Validity of the Cloudflare Origin CA certificate the load balancer serves. */
-    originCertValidityDays: z.union([z.literal(7), z.literal(30), z.literal(90), z.literal(365), z.literal(730), z.literal(1095), z.literal(5475)], {
-      error: rule("is not a validity Cloudflare's Origin CA offers", "Use 7, 30, 90, 365, 730, 1095 or 5475."),
-    }).default(365),
+    originCertValidityDays: z
+      .union([z.literal(7), z.literal(30), z.literal(90), z.literal(365), z.literal(730), z.literal(1095), z.literal(5475)], {
+        error: rule("is not a validity Cloudflare's Origin CA offers", "Use 7, 30, 90, 365, 730, 1095 or 5475."),
+      })
+      .default(365),
   }),
   /**
    * Secrets in Google Secret Manager, keyed by a stable name (the secret id is `<name>-<key>`).
@@ -200,19 +233,29 @@ export const configSchema = z.strictObject({
    */
   secrets: z.strictObject({
     /** Replica locations; empty = automatic replication. */
-    replicaLocations: z.array(z.string().regex(REGION, { error: rule("is not a region", "Use a region such as us-central1.") })).default([]),
+    replicaLocations: z
+      .array(z.string().regex(REGION, { error: rule("is not a region", "Use a region such as us-central1.") }))
+      .default([]),
     /** Pub/Sub topic (full id) that receives rotation reminders. @default - no rotation notifications */
-    rotationTopic: z.string().regex(/^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/, {
-      error: rule("is not a Pub/Sub topic id", "Write it as projects/<project>/topics/<topic>."),
-    }).optional(),
+    rotationTopic: z
+      .string()
+      .regex(/^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/, {
+        error: rule("is not a Pub/Sub topic id", "Write it as projects/<project>/topics/<topic>."),
+      })
+      .optional(),
     items: z.record(
       z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, { error: rule("is not a secret name", "Use lowercase letters, digits and hyphens.") }),
       z.strictObject({
         description: z.string().min(1).max(200),
         /** Who reads it: the API, the schema Job, or Terraform at apply time (edge). */
-        consumers: z.array(z.enum(["api", "migrate", "edge", "data"], { error: rule("is not a consumer", "Use api, migrate, edge or data.") })).min(1),
+        consumers: z
+          .array(z.enum(["api", "migrate", "edge", "data"], { error: rule("is not a consumer", "Use api, migrate, edge or data.") }))
+          .min(1),
         /** Environment variable name in the consumer's Secret (api, migrate). */
-        env: z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: rule("is not an environment variable name", "Use UPPER_SNAKE_CASE.") }).optional(),
+        env: z
+          .string()
+          .regex(/^[A-Z][A-Z0-9_]*$/, { error: rule("is not an environment variable name", "Use UPPER_SNAKE_CASE.") })
+          .optional(),
         /** Rotation reminder period in days. @default - no rotation schedule */
         rotationDays: count(1, 3650).optional(),
       }),
@@ -220,10 +263,18 @@ export const configSchema = z.strictObject({
   }),
   externalSecrets: z.strictObject({
     /** Version of the `external-secrets` chart from https://charts.external-secrets.io. */
-    chartVersion: z.string().regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { error: rule("is not an exact chart version", "Pin an exact version such as 2.0.1.") }),
-    namespace: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/).default("external-secrets"),
+    chartVersion: z
+      .string()
+      .regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { error: rule("is not an exact chart version", "Pin an exact version such as 2.0.1.") }),
+    namespace: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/)
+      .default("external-secrets"),
     /** How often ExternalSecrets re-read Secret Manager. */
-    refreshInterval: z.string().regex(/^[0-9]+(s|m|h)$/, { error: rule("is not a duration", "Write it as e.g. 1h or 15m.") }).default("1h"),
+    refreshInterval: z
+      .string()
+      .regex(/^[0-9]+(s|m|h)$/, { error: rule("is not a duration", "Write it as e.g. 1h or 15m.") })
+      .default("1h"),
   }),
   /** The private CA and the certificates of origin protection (see `pki/`). */
   pki: z.strictObject({
@@ -235,9 +286,13 @@ export const configSchema = z.strictObject({
     caValidityDays: count(30, 7300).default(3650),
     clientValidityDays: count(1, 825).default(365),
     /** Hostnames of the origin certificate (Cloudflare Origin CA). */
-    originHostnames: z.array(z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
-      error: rule("is not a hostname", "Use a name such as plue.example.com or *.plue.example.com."),
-    })).min(1),
+    originHostnames: z
+      .array(
+        z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+          error: rule("is not a hostname", "Use a name such as plue.example.com or *.plue.example.com."),
+        }),
+      )
+      .min(1),
   }),
 });
 

@@ -1,8 +1,5 @@
 import { Construct } from "constructs";
-import {
-  ComputeSecurityPolicy,
-  type ComputeSecurityPolicyRule,
-} from "@cdktf/provider-google/lib/compute-security-policy";
+import { ComputeSecurityPolicy, type ComputeSecurityPolicyRule } from "@cdktf/provider-google/lib/compute-security-policy";
 
 /** Cloud Armor's lowest priority: the policy's default rule. */
 export const DEFAULT_RULE_PRIORITY = 2147483647;
@@ -73,7 +70,10 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 /** Quotes a string literal for the Cloud Armor rules language. */
 function literal(value: string): string {
-  if (!/^[A-Za-z0-9/:._*-]+$/.test(value)) throw new Error(`CloudArmorSecurityPolicy: cannot quote '${value}' in a rule expression (got ${JSON.stringify(value)}). Use letters, digits and / : . _ * - only.`);
+  if (!/^[A-Za-z0-9/:._*-]+$/.test(value))
+    throw new Error(
+      `CloudArmorSecurityPolicy: cannot quote '${value}' in a rule expression (got ${JSON.stringify(value)}). Use letters, digits and / : . _ * - only.`,
+    );
   return `'${value}'`;
 }
 
@@ -97,19 +97,25 @@ export class CloudArmorSecurityPolicy extends Construct {
     super(scope, id);
     const where = `CloudArmorSecurityPolicy ${props.name}`;
     const ranges = [...props.allowedSourceRanges];
-    if (ranges.length === 0) throw new Error(`${where}: 'allowedSourceRanges' is empty (got []). List at least one range, or nothing will be admitted.`);
-    if (new Set(ranges).size !== ranges.length) throw new Error(`${where}: 'allowedSourceRanges' lists a range twice (got ${ranges.join(", ")}). List each range once.`);
+    if (ranges.length === 0)
+      throw new Error(`${where}: 'allowedSourceRanges' is empty (got []). List at least one range, or nothing will be admitted.`);
+    if (new Set(ranges).size !== ranges.length)
+      throw new Error(`${where}: 'allowedSourceRanges' lists a range twice (got ${ranges.join(", ")}). List each range once.`);
     const source = props.sourceDescription ?? "allowed ranges";
 
     const rules: ComputeSecurityPolicyRule[] = [];
     const rl = props.rateLimit;
     if (rl) {
       if (!/^\/[a-z0-9/_.-]*$/.test(rl.pathPrefix)) {
-        throw new Error(`${where}: 'rateLimit.pathPrefix' is not a lowercase URL path (got ${rl.pathPrefix}). Write it as /path/, e.g. /api/auth/.`);
+        throw new Error(
+          `${where}: 'rateLimit.pathPrefix' is not a lowercase URL path (got ${rl.pathPrefix}). Write it as /path/, e.g. /api/auth/.`,
+        );
       }
       const throttleChunks = chunk(ranges, MAX_RANGES_PER_RATE_LIMIT_RULE);
       if (throttleChunks.length > ALLOW_PRIORITY_BASE - RATE_LIMIT_PRIORITY_BASE) {
-        throw new Error(`${where}: 'allowedSourceRanges' needs ${throttleChunks.length} rate-limit rules (got ${ranges.length} ranges). Keep it under ${(ALLOW_PRIORITY_BASE - RATE_LIMIT_PRIORITY_BASE) * MAX_RANGES_PER_RATE_LIMIT_RULE} ranges.`);
+        throw new Error(
+          `${where}: 'allowedSourceRanges' needs ${throttleChunks.length} rate-limit rules (got ${ranges.length} ranges). Keep it under ${(ALLOW_PRIORITY_BASE - RATE_LIMIT_PRIORITY_BASE) * MAX_RANGES_PER_RATE_LIMIT_RULE} ranges.`,
+        );
       }
       throttleChunks.forEach((part, i) => {
         const fromSource = part.map((r) => `inIpRange(origin.ip, ${literal(r)})`).join(" || ");

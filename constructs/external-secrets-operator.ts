@@ -28,14 +28,12 @@ export const OPERATOR_POD_LABELS = {
 /** Port the validating webhook listens on (chart value `webhook.port`; a port GKE's control plane may reach). */
 export const WEBHOOK_PORT = 10250;
 
-
 /**
  * The Google APIs the controller calls with Workload Identity through a service account
  * reference (ESO v2 `providers/v1/gcp/secretmanager`): the identity binding token
  * (securetoken), the service account's access token (iamcredentials), then Secret Manager.
  */
 export const GOOGLE_API_HOSTS = ["iamcredentials.googleapis.com", "secretmanager.googleapis.com", "securetoken.googleapis.com"] as const;
-
 
 /** Requests and limits of one container. */
 export interface ComponentResources {
@@ -75,8 +73,6 @@ export interface OperatorNetworkPolicyProps {
   readonly nodeLocalDns: boolean;
 }
 
-
-
 /**
  * The operator namespace's network policies: deny everything, then allow every pod DNS and the
  * Kubernetes API (control plane range, 443); the controller Google APIs on 443 — the Private
@@ -95,12 +91,21 @@ export interface OperatorNetworkPolicyProps {
  */
 export function operatorNetworkPolicies(props: OperatorNetworkPolicyProps): Record<string, unknown>[] {
   const { namespace } = props;
-  const np = (name: string, spec: INetworkPolicy["spec"]): INetworkPolicy => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name, namespace }, spec });
+  const np = (name: string, spec: INetworkPolicy["spec"]): INetworkPolicy => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name, namespace },
+    spec,
+  });
   const dns: INetworkPolicyEgressRule = { to: dnsPeers(props.nodeLocalDns), ports: DNS_PORTS };
   const policies: (INetworkPolicy | Record<string, unknown>)[] = [
     np("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
     np("allow-dns-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [dns] }),
-    np("allow-kube-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: props.controlPlaneCidr } }], ports: [tcp(443)] }] }),
+    np("allow-kube-apiserver-egress", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [{ to: [{ ipBlock: { cidr: props.controlPlaneCidr } }], ports: [tcp(443)] }],
+    }),
     np("allow-google-apis-egress", {
       podSelector: { matchLabels: { ...OPERATOR_POD_LABELS.controller } },
       policyTypes: ["Egress"],
@@ -220,9 +225,16 @@ export class ExternalSecretsOperator extends Construct {
     const ns = this.namespace.metadata.name;
 
     const policies = new Map<string, Manifest>();
-    for (const manifest of operatorNetworkPolicies({ namespace: props.namespace, controlPlaneCidr: props.controlPlaneCidr, nodeLocalDns: props.nodeLocalDns ?? false })) {
+    for (const manifest of operatorNetworkPolicies({
+      namespace: props.namespace,
+      controlPlaneCidr: props.controlPlaneCidr,
+      nodeLocalDns: props.nodeLocalDns ?? false,
+    })) {
       const { kind, metadata } = manifest as { kind: string; metadata: { name: string } };
-      policies.set(metadata.name, new Manifest(this, `${kind.toLowerCase()}-${metadata.name}`, { provider, manifest, dependsOn: [this.namespace] }));
+      policies.set(
+        metadata.name,
+        new Manifest(this, `${kind.toLowerCase()}-${metadata.name}`, { provider, manifest, dependsOn: [this.namespace] }),
+      );
     }
     this.networkPolicies = policies;
 

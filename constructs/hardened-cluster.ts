@@ -185,7 +185,11 @@ export class HardenedCluster extends Construct {
       cluster: this.cluster.id,
       location: props.region,
       nodeLocations: [...props.nodeLocations],
-      autoscaling: { totalMinNodeCount: props.systemPool.minNodes, totalMaxNodeCount: props.systemPool.maxNodes, locationPolicy: "BALANCED" },
+      autoscaling: {
+        totalMinNodeCount: props.systemPool.minNodes,
+        totalMaxNodeCount: props.systemPool.maxNodes,
+        locationPolicy: "BALANCED",
+      },
       management: NODE_MANAGEMENT,
       upgradeSettings: NODE_UPGRADE_SETTINGS,
       networkConfig: { enablePrivateNodes: true },

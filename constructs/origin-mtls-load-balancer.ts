@@ -96,7 +96,8 @@ export class OriginMtlsLoadBalancer extends Construct {
     const p = props.namePrefix;
     const where = `OriginMtlsLoadBalancer ${p}`;
     const anchors = Object.keys(props.trustAnchors).sort();
-    if (anchors.length === 0) throw new Error(`${where}: 'trustAnchors' is empty (got {}). Pass the client CA certificate, or every client is rejected.`);
+    if (anchors.length === 0)
+      throw new Error(`${where}: 'trustAnchors' is empty (got {}). Pass the client CA certificate, or every client is rejected.`);
     const backends = Object.keys(props.backends).sort();
     if (backends.length === 0) throw new Error(`${where}: 'backends' is empty (got {}). Pass one network endpoint group per zone.`);
 
@@ -106,7 +107,10 @@ export class OriginMtlsLoadBalancer extends Construct {
       scope: "DEFAULT",
       selfManaged: { pemCertificate: props.certificatePem, pemPrivateKey: props.privateKeyPem },
     });
-    const map = new CertificateManagerCertificateMap(this, "certificate-map", { name: p, description: "Certificates of the origin listener" });
+    const map = new CertificateManagerCertificateMap(this, "certificate-map", {
+      name: p,
+      description: "Certificates of the origin listener",
+    });
     new CertificateManagerCertificateMapEntry(this, "certificate-map-entry", {
       name: `${p}-primary`,
       description: "Served for every SNI name (Cloudflare connects with the origin hostname)",

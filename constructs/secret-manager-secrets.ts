@@ -58,7 +58,14 @@ export function esoIdentities(config: PlueConfig): Readonly<Record<EsoConsumer, 
       );
     }
     const email = `${accountId}@${config.project.id}.iam.gserviceaccount.com`;
-    return { consumer, accountId, email, member: `serviceAccount:${email}`, kubernetesServiceAccount: `eso-${consumer}`, store: `gcp-secret-manager-${consumer}` };
+    return {
+      consumer,
+      accountId,
+      email,
+      member: `serviceAccount:${email}`,
+      kubernetesServiceAccount: `eso-${consumer}`,
+      store: `gcp-secret-manager-${consumer}`,
+    };
   };
   return { api: identity("api"), migrate: identity("migrate") };
 }
@@ -211,4 +218,3 @@ export class SecretManagerSecrets extends Construct {
     this.bindings = bindings;
   }
 }
-

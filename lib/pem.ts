@@ -32,7 +32,10 @@ const HEADER_LINE = /^[A-Za-z0-9-]+:/;
  * @throws PemError when a block is unterminated, mislabelled, has bad base64, or there is none
  */
 export function parsePemBlocks(text: string): PemBlock[] {
-  const lines = text.replace(/\r\n?/g, "\n").split("\n").map((l) => l.trim());
+  const lines = text
+    .replace(/\r\n?/g, "\n")
+    .split("\n")
+    .map((l) => l.trim());
   const blocks: PemBlock[] = [];
   let label: string | undefined;
   let headers: string[] = [];
@@ -103,5 +106,7 @@ export function pemBlockDer(block: PemBlock): Buffer {
  * base64 only, the matching END line. Markers quoted in source code are not blocks.
  */
 export function containsPrivateKeyBlock(text: string): boolean {
-  return /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[ \t]*\r?\n(?:[A-Za-z0-9-]+:.*\r?\n)*[A-Za-z0-9+/=\s]*-----END \1PRIVATE KEY-----/.test(text);
+  return /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[ \t]*\r?\n(?:[A-Za-z0-9-]+:.*\r?\n)*[A-Za-z0-9+/=\s]*-----END \1PRIVATE KEY-----/.test(
+    text,
+  );
 }

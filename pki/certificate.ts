@@ -85,7 +85,9 @@ export interface Validity {
  */
 export function computeValidity(now: Date, days: number, issuerNotAfter?: Date): Validity {
   if (!Number.isInteger(days) || days < 1) {
-    throw new UsageError(`pki: 'validityDays' is not a whole number of days from 1 (got ${days}). Set it in the environment's pki section.`);
+    throw new UsageError(
+      `pki: 'validityDays' is not a whole number of days from 1 (got ${days}). Set it in the environment's pki section.`,
+    );
   }
   if (Number.isNaN(now.getTime())) throw new UsageError("pki: 'now' is not a valid date (got Invalid Date). Pass a real Date.");
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
@@ -131,7 +133,9 @@ export function parseCertificatePem(pem: string, where: string): forge.pki.Certi
   try {
     return forge.pki.certificateFromPem(normalised);
   } catch {
-    throw new OperationalError(`${where}: holds a corrupted or non-RSA certificate that cannot be parsed. Restore the file or create it again.`);
+    throw new OperationalError(
+      `${where}: holds a corrupted or non-RSA certificate that cannot be parsed. Restore the file or create it again.`,
+    );
   }
 }
 

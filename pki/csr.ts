@@ -40,7 +40,8 @@ export interface CsrWithKey {
  */
 export function createOriginCsr(options: CreateOriginCsrOptions): CsrWithKey {
   const [first] = options.hostnames;
-  if (first === undefined) throw new UsageError("pki origin-csr: 'pki.originHostnames' is empty (got []). List the hostnames Cloudflare connects to.");
+  if (first === undefined)
+    throw new UsageError("pki origin-csr: 'pki.originHostnames' is empty (got []). List the hostnames Cloudflare connects to.");
   const keys = generateRsaKeyPair(options.bits ?? 2048);
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = keys.publicKey;

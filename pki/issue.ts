@@ -98,7 +98,9 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
   }
   const caKey = rsaKeyPairFromPem(options.ca.keyPem, `key of ${caName}`);
   if (!samePublicKey(caKey.publicKey, certificateRsaKey(caCert, caName))) {
-    throw new OperationalError(`${caName}: does not match the CA private key. Restore the ca.pem that belongs to ca.key.pem, or create the CA again.`);
+    throw new OperationalError(
+      `${caName}: does not match the CA private key. Restore the ca.pem that belongs to ca.key.pem, or create the CA again.`,
+    );
   }
   if (options.now.getTime() < caCert.validity.notBefore.getTime()) {
     throw new OperationalError(

@@ -60,7 +60,9 @@ export function rsaKeyPairFromPem(pem: string, where: string): RsaKeyPair {
   try {
     normalised = normalisePem(pem);
   } catch (error) {
-    throw new OperationalError(`${where}: is not a PEM private key (${pemProblem(error)}). Restore the file from its backup or create it again.`);
+    throw new OperationalError(
+      `${where}: is not a PEM private key (${pemProblem(error)}). Restore the file from its backup or create it again.`,
+    );
   }
   const label = parsePemBlocks(normalised)[0]?.label;
   if (label === ENCRYPTED_KEY_LABEL) {
@@ -70,12 +72,16 @@ export function rsaKeyPairFromPem(pem: string, where: string): RsaKeyPair {
   try {
     const key = createPrivateKey({ key: normalised, format: "pem" });
     if (key.asymmetricKeyType !== "rsa") {
-      throw new OperationalError(`${where}: holds a ${key.asymmetricKeyType ?? "unknown"} key, not an RSA key. node-forge signs with RSA only.`);
+      throw new OperationalError(
+        `${where}: holds a ${key.asymmetricKeyType ?? "unknown"} key, not an RSA key. node-forge signs with RSA only.`,
+      );
     }
     exported = key.export({ type: "pkcs8", format: "pem" }).toString();
   } catch (error) {
     if (error instanceof OperationalError) throw error;
-    throw new OperationalError(`${where}: is not a readable private key (corrupted or not a key). Restore the file from its backup or create it again.`);
+    throw new OperationalError(
+      `${where}: is not a readable private key (corrupted or not a key). Restore the file from its backup or create it again.`,
+    );
   }
   const privateKey = forge.pki.privateKeyFromPem(exported);
   return { privateKey, publicKey: forge.pki.setRsaPublicKey(privateKey.n, privateKey.e), privateKeyPem: normalisePem(exported) };
@@ -111,17 +117,23 @@ export function decryptPrivateKeyPem(pem: string, passphrase: string, where: str
   try {
     normalised = normalisePem(pem);
   } catch (error) {
-    throw new OperationalError(`${where}: is not a PEM private key (${pemProblem(error)}). Restore the file from its backup (<name>.bak-<timestamp>).`);
+    throw new OperationalError(
+      `${where}: is not a PEM private key (${pemProblem(error)}). Restore the file from its backup (<name>.bak-<timestamp>).`,
+    );
   }
   const label = parsePemBlocks(normalised)[0]?.label;
   if (label !== ENCRYPTED_KEY_LABEL) {
-    throw new OperationalError(`${where}: is not an encrypted PKCS#8 key (got a '${label ?? "?"}' block). The CA key must be stored encrypted; restore it from its backup.`);
+    throw new OperationalError(
+      `${where}: is not an encrypted PKCS#8 key (got a '${label ?? "?"}' block). The CA key must be stored encrypted; restore it from its backup.`,
+    );
   }
   let exported: string;
   try {
     exported = createPrivateKey({ key: normalised, format: "pem", passphrase }).export({ type: "pkcs8", format: "pem" }).toString();
   } catch {
-    throw new OperationalError(`cannot decrypt ${where}: wrong ${passphraseName} or corrupted key. Use the passphrase the key was created with, or restore the key from its backup.`);
+    throw new OperationalError(
+      `cannot decrypt ${where}: wrong ${passphraseName} or corrupted key. Use the passphrase the key was created with, or restore the key from its backup.`,
+    );
   }
   return rsaKeyPairFromPem(exported, where);
 }

@@ -56,7 +56,8 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 export function parseOpensslTime(text: string): Date {
   const m = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4}) GMT$/.exec(text);
   const month = m ? MONTHS.indexOf(m[1] ?? "") : -1;
-  if (!m || month < 0) throw new OperationalError(`pki: 'validity' is not an OpenSSL time (got ${JSON.stringify(text)}). Report this as a bug.`);
+  if (!m || month < 0)
+    throw new OperationalError(`pki: 'validity' is not an OpenSSL time (got ${JSON.stringify(text)}). Report this as a bug.`);
   return new Date(Date.UTC(Number(m[6]), month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])));
 }
 
@@ -73,7 +74,8 @@ export function readX509(pem: string, path: string): X509Certificate {
     throw new OperationalError(`${path}: is not a PEM certificate (${error.message}). Restore the file or create it again.`);
   }
   const label = parsePemBlocks(normalised)[0]?.label;
-  if (label !== "CERTIFICATE") throw new OperationalError(`${path}: is not a PEM certificate (got a '${label ?? "?"}' block). Check the file name.`);
+  if (label !== "CERTIFICATE")
+    throw new OperationalError(`${path}: is not a PEM certificate (got a '${label ?? "?"}' block). Check the file name.`);
   try {
     return new X509Certificate(normalised);
   } catch {
@@ -105,6 +107,10 @@ export function formatStatusTable(statuses: readonly CertificateStatus[]): strin
   const header = ["ROLE", "SERIAL", "NOT AFTER", "DAYS LEFT", "PATH", "KEY"];
   const rows = statuses.map((s) => [s.role, s.serial, s.notAfter, String(s.daysLeft), s.path, s.keyPath ?? "-"]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;
 }

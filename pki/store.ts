@@ -114,7 +114,9 @@ export function ensurePrivateDir(dir: string, warn: (message: string) => void): 
   if ((mode & 0o077) !== 0) {
     const foreign = readdirSync(dir).find((name) => !STORE_ENTRY.test(name));
     if (foreign !== undefined) {
-      warn(`warning: ${dir}: private store directory has mode ${octal(mode)} and holds other files (${foreign}); left unchanged. Use a directory of its own, mode 0700.`);
+      warn(
+        `warning: ${dir}: private store directory has mode ${octal(mode)} and holds other files (${foreign}); left unchanged. Use a directory of its own, mode 0700.`,
+      );
       return;
     }
     try {
@@ -226,7 +228,10 @@ export function writeFilesAtomically(files: readonly FileToWrite[], options: Wri
 
 /** The backup name of `path` at `now`: `<path>.bak-YYYYMMDDTHHMMSSZ`. */
 export function backupPathFor(path: string, now: Date): string {
-  const stamp = now.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
   return `${path}.bak-${stamp}`;
 }
 

@@ -16,9 +16,21 @@ export interface ExpectedFlow extends MatrixCheck {
 export function planEndpoints(config: PlueConfig): Record<string, Endpoint> {
   const sqlIp = config.network.privateServicesCidr.replace(/\.0\/\d+$/, ".5");
   return {
-    runner: { kind: "pod", namespace: K8S.namespaces.runners, labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name } },
-    "other-runner": { kind: "pod", namespace: K8S.namespaces.runners, labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name } },
-    api: { kind: "pod", namespace: K8S.namespaces.api, labels: { "app.kubernetes.io/name": K8S.apps.api, "app.kubernetes.io/part-of": config.name } },
+    runner: {
+      kind: "pod",
+      namespace: K8S.namespaces.runners,
+      labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name },
+    },
+    "other-runner": {
+      kind: "pod",
+      namespace: K8S.namespaces.runners,
+      labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name },
+    },
+    api: {
+      kind: "pod",
+      namespace: K8S.namespaces.api,
+      labels: { "app.kubernetes.io/name": K8S.apps.api, "app.kubernetes.io/part-of": config.name },
+    },
     "kube-dns": { kind: "pod", namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
     "api.anthropic.com": { kind: "external", ip: "160.79.104.10", name: "api.anthropic.com" },
     "api.anthropic.com (v6)": { kind: "external", ip: "2607:6bc0::10", name: "api.anthropic.com" },
@@ -64,5 +76,8 @@ export const SYSTEM_NAMESPACES: NamespaceLabels = { "kube-system": { "kubernetes
 /** Evaluates the promised flows against `objects` (every synthesized Kubernetes object). */
 export function planMatrix(objects: readonly unknown[], config: PlueConfig): (MatrixRow & { readonly expect: "allow" | "deny" })[] {
   const flows = planFlows(config);
-  return matrix(objects, planEndpoints(config), flows, SYSTEM_NAMESPACES).map((row, i) => ({ ...row, expect: (flows[i] as ExpectedFlow).expect }));
+  return matrix(objects, planEndpoints(config), flows, SYSTEM_NAMESPACES).map((row, i) => ({
+    ...row,
+    expect: (flows[i] as ExpectedFlow).expect,
+  }));
 }

@@ -77,7 +77,9 @@ export class EdgeStack extends PlueStack {
     // No credential in code or plan: the provider reads CLOUDFLARE_API_TOKEN at apply time.
     new CloudflareProvider(this, "cloudflare", {});
 
-    const clientKey = new DataGoogleSecretManagerSecretVersion(this, "origin-client-key", { secret: secretId(config, EDGE_SECRETS.clientKey) });
+    const clientKey = new DataGoogleSecretManagerSecretVersion(this, "origin-client-key", {
+      secret: secretId(config, EDGE_SECRETS.clientKey),
+    });
     const originKey = new DataGoogleSecretManagerSecretVersion(this, "origin-key", { secret: secretId(config, EDGE_SECRETS.originKey) });
 
     this.address = new ComputeGlobalAddress(this, "address", {
@@ -91,7 +93,12 @@ export class EdgeStack extends PlueStack {
       name: `${prefix}-cloudflare-only`,
       allowedSourceRanges: config.edge.cloudflareRanges.cidrs,
       sourceDescription: `Cloudflare (${config.edge.cloudflareRanges.source}, ${config.edge.cloudflareRanges.retrieved})`,
-      rateLimit: { pathPrefix: AUTH_PATH_PREFIX, count: config.edge.authRateLimitPerMinute, intervalSec: 60, clientKeyHeader: CLIENT_IP_HEADER },
+      rateLimit: {
+        pathPrefix: AUTH_PATH_PREFIX,
+        count: config.edge.authRateLimitPerMinute,
+        intervalSec: 60,
+        clientKeyHeader: CLIENT_IP_HEADER,
+      },
     });
 
     // The API's standalone NEGs, one per zone, created by GKE from the Service annotation.
@@ -100,7 +107,10 @@ export class EdgeStack extends PlueStack {
       backends[zone] = new DataGoogleComputeNetworkEndpointGroup(this, `api-neg-${zone}`, { name: K8S.apiNeg, zone }).selfLink;
     }
 
-    const trustAnchors: Record<string, string> = { current: certs.caPem, ...(certs.nextCaPem !== undefined ? { next: certs.nextCaPem } : {}) };
+    const trustAnchors: Record<string, string> = {
+      current: certs.caPem,
+      ...(certs.nextCaPem !== undefined ? { next: certs.nextCaPem } : {}),
+    };
 
     // The certificate the load balancer serves: Cloudflare's Origin CA signs our CSR (its key
     // stays in Secret Manager); Full (strict) trusts it.

@@ -31,7 +31,10 @@ export class PlatformStack extends PlueStack {
       namespace: config.externalSecrets.namespace,
       chartVersion: config.externalSecrets.chartVersion,
       identities: Object.fromEntries(
-        ESO_CONSUMERS.map((c) => [c, { kubernetesServiceAccount: identities[c].kubernetesServiceAccount, googleServiceAccountEmail: identities[c].email }]),
+        ESO_CONSUMERS.map((c) => [
+          c,
+          { kubernetesServiceAccount: identities[c].kubernetesServiceAccount, googleServiceAccountEmail: identities[c].email },
+        ]),
       ),
       controlPlaneCidr: config.network.controlPlaneCidr,
       nodeLocalDns: config.cluster.nodeLocalDns,

@@ -85,7 +85,14 @@ describe("npm run synth", () => {
 
   it("keeps the bootstrap state in a relative local file for the first apply", () => {
     const out = join(work, "local-bootstrap");
-    const run = synth(["--env", "first", "--config-dir", configDirWith("first", (c) => (c.state.bootstrapBackend = "local")), "--out", out]);
+    const run = synth([
+      "--env",
+      "first",
+      "--config-dir",
+      configDirWith("first", (c) => (c.state.bootstrapBackend = "local")),
+      "--out",
+      out,
+    ]);
     expect(run.status).toBe(0);
     const tf = JSON.parse(readFileSync(join(out, "stacks", "bootstrap", "cdk.tf.json"), "utf8"));
     expect(tf.terraform.backend).toEqual({ local: { path: "bootstrap.tfstate" } });

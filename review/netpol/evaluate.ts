@@ -20,7 +20,8 @@ export function validateEndpoint(e: Endpoint, role: string): void {
     if (!isRecord(e.labels)) throw new Error(`netpol: ${role} pod endpoint needs labels (use {} for none)`);
     if (e.ip !== undefined && !parseIp(e.ip)) throw new Error(`netpol: ${role} pod endpoint: ${JSON.stringify(e.ip)} is not an IP address`);
   } else if (e.kind === "external") {
-    if (typeof e.ip !== "string" || !parseIp(e.ip)) throw new Error(`netpol: ${role} external endpoint: ${JSON.stringify(e.ip)} is not an IP address`);
+    if (typeof e.ip !== "string" || !parseIp(e.ip))
+      throw new Error(`netpol: ${role} external endpoint: ${JSON.stringify(e.ip)} is not an IP address`);
   } else {
     throw new Error(`netpol: ${role} endpoint: kind must be "pod" or "external"`);
   }
@@ -64,10 +65,13 @@ function resolveNamedPort(destination: Endpoint, name: string): { port: number; 
 function portMatches(spec: PortSpec, q: Query, where: string, notes: string[]): boolean {
   if (spec.protocol !== q.protocol) return false;
   if (spec.port === undefined) return true;
-  if (typeof spec.port === "number") return spec.endPort === undefined ? q.port === spec.port : q.port >= spec.port && q.port <= spec.endPort;
+  if (typeof spec.port === "number")
+    return spec.endPort === undefined ? q.port === spec.port : q.port >= spec.port && q.port <= spec.endPort;
   const resolved = resolveNamedPort(q.to, spec.port);
   if (resolved === undefined) {
-    notes.push(`${where} names port "${spec.port}", which the destination (${describeEndpoint(q.to)}) does not declare in namedPorts, so it does not match port ${q.port}`);
+    notes.push(
+      `${where} names port "${spec.port}", which the destination (${describeEndpoint(q.to)}) does not declare in namedPorts, so it does not match port ${q.port}`,
+    );
     return false;
   }
   return resolved.protocol === spec.protocol && resolved.port === q.port;
@@ -77,11 +81,21 @@ function directionVerdict(direction: "ingress" | "egress", model: Model, q: Quer
   const subject = direction === "egress" ? q.from : q.to;
   const peer = direction === "egress" ? q.to : q.from;
   if (subject.kind !== "pod") {
-    return { allowed: true, isolated: false, reason: `${direction} not checked: the ${direction === "egress" ? "source" : "destination"} is external` };
+    return {
+      allowed: true,
+      isolated: false,
+      reason: `${direction} not checked: the ${direction === "egress" ? "source" : "destination"} is external`,
+    };
   }
-  const selecting = model.policies.filter((p) => p.namespace === subject.namespace && p[direction] !== undefined && selectorMatches(p.podSelector, subject.labels));
+  const selecting = model.policies.filter(
+    (p) => p.namespace === subject.namespace && p[direction] !== undefined && selectorMatches(p.podSelector, subject.labels),
+  );
   if (selecting.length === 0) {
-    return { allowed: true, isolated: false, reason: `${direction} allowed: no NetworkPolicy selects the pod for ${direction} (not isolated)` };
+    return {
+      allowed: true,
+      isolated: false,
+      reason: `${direction} allowed: no NetworkPolicy selects the pod for ${direction} (not isolated)`,
+    };
   }
   const notes: string[] = [];
   for (const policy of selecting) {
@@ -114,10 +128,19 @@ export function fqdnVerdict(model: Model, src: Endpoint, host: string, port: num
       const where = `${policy.id} rule ${i}`;
       if (!rule.names.some((n) => fqdnMatches(n, name))) continue;
       if (rule.ports !== undefined && !rule.ports.some((s) => portMatches(s, q, where, []))) continue;
-      return { allowed: true, isolated: true, matchedBy: `FQDNNetworkPolicy ${where}`, reason: `egress to ${name} allowed by FQDNNetworkPolicy ${where}` };
+      return {
+        allowed: true,
+        isolated: true,
+        matchedBy: `FQDNNetworkPolicy ${where}`,
+        reason: `egress to ${name} allowed by FQDNNetworkPolicy ${where}`,
+      };
     }
   }
-  return { allowed: false, isolated: true, reason: `no rule of FQDNNetworkPolicy ${selecting.map((p) => p.id).join(", ")} allows ${name}:${port}/${protocol}` };
+  return {
+    allowed: false,
+    isolated: true,
+    reason: `no rule of FQDNNetworkPolicy ${selecting.map((p) => p.id).join(", ")} allows ${name}:${port}/${protocol}`,
+  };
 }
 
 /** `*.example.com` matches exactly one more label (`a.example.com`, not `example.com` nor `a.b.example.com`). */

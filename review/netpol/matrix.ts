@@ -8,7 +8,12 @@ import type { Endpoint, MatrixCheck, MatrixRow, NamespaceLabels } from "./types.
  *
  * @throws Error when a check names an unknown endpoint, or as {@link evaluate}.
  */
-export function matrix(objects: readonly unknown[], endpoints: Readonly<Record<string, Endpoint>>, checks: readonly MatrixCheck[], namespaces: NamespaceLabels = {}): MatrixRow[] {
+export function matrix(
+  objects: readonly unknown[],
+  endpoints: Readonly<Record<string, Endpoint>>,
+  checks: readonly MatrixCheck[],
+  namespaces: NamespaceLabels = {},
+): MatrixRow[] {
   const model = buildModel(objects, namespaces);
   const endpoint = (name: string): Endpoint => {
     const e = Object.hasOwn(endpoints, name) ? endpoints[name] : undefined;
@@ -27,7 +32,17 @@ export function matrix(objects: readonly unknown[], endpoints: Readonly<Record<s
  * per row in the given order, columns padded, no trailing spaces, ending with a newline.
  */
 export function formatMatrix(rows: readonly MatrixRow[]): string {
-  const table = [["FROM", "TO", "PORT", "RESULT", "REASON"], ...rows.map((r) => [r.from, r.to, `${r.port}/${r.protocol}`, r.allowed ? "allow" : "DENY", r.reason])];
+  const table = [
+    ["FROM", "TO", "PORT", "RESULT", "REASON"],
+    ...rows.map((r) => [r.from, r.to, `${r.port}/${r.protocol}`, r.allowed ? "allow" : "DENY", r.reason]),
+  ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
-  return `${table.map((row) => row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i] ?? 0) : cell)).join("  ").trimEnd()).join("\n")}\n`;
+  return `${table
+    .map((row) =>
+      row
+        .map((cell, i) => (i < widths.length ? cell.padEnd(widths[i] ?? 0) : cell))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }

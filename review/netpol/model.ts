@@ -23,7 +23,9 @@ export interface Selector {
   readonly requirements: readonly Requirement[];
 }
 
-export type Peer = { readonly kind: "pods"; readonly pods?: Selector; readonly namespaces?: Selector } | { readonly kind: "ipBlock"; readonly cidr: Cidr; readonly except: readonly Cidr[] };
+export type Peer =
+  | { readonly kind: "pods"; readonly pods?: Selector; readonly namespaces?: Selector }
+  | { readonly kind: "ipBlock"; readonly cidr: Cidr; readonly except: readonly Cidr[] };
 
 export interface PortSpec {
   readonly protocol: Protocol;
@@ -132,8 +134,10 @@ function parseSelector(r: Reader, value: unknown, path: string): Selector {
       if (typeof v !== "string") r.fail(`${at}.values[${j}]`, `expected a string, got ${describe(v)}`);
       return v;
     });
-    if ((operator === "In" || operator === "NotIn") && values.length === 0) r.fail(`${at}.values`, `operator ${operator} needs at least one value`);
-    if ((operator === "Exists" || operator === "DoesNotExist") && values.length > 0) r.fail(`${at}.values`, `operator ${operator} takes no values`);
+    if ((operator === "In" || operator === "NotIn") && values.length === 0)
+      r.fail(`${at}.values`, `operator ${operator} needs at least one value`);
+    if ((operator === "Exists" || operator === "DoesNotExist") && values.length > 0)
+      r.fail(`${at}.values`, `operator ${operator} takes no values`);
     return { key, operator, values };
   });
   return { matchLabels, requirements };
@@ -205,7 +209,8 @@ function ipText(c: Cidr): string {
 const IANA_SVC_NAME = /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/;
 
 function parsePortNumber(r: Reader, value: unknown, path: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535) r.fail(path, `expected a port number 1-65535, got ${describe(value)}`);
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535)
+    r.fail(path, `expected a port number 1-65535, got ${describe(value)}`);
   return value;
 }
 
@@ -213,12 +218,14 @@ function parsePortSpec(r: Reader, value: unknown, path: string): PortSpec {
   const rec = r.record(value, path, ["protocol", "port", "endPort"]);
   let protocol: Protocol = "TCP";
   if (rec.protocol !== undefined && rec.protocol !== null) {
-    if (typeof rec.protocol !== "string" || !(PROTOCOLS as readonly string[]).includes(rec.protocol)) r.fail(`${path}.protocol`, `${describe(rec.protocol)} is not one of ${PROTOCOLS.join(", ")}`);
+    if (typeof rec.protocol !== "string" || !(PROTOCOLS as readonly string[]).includes(rec.protocol))
+      r.fail(`${path}.protocol`, `${describe(rec.protocol)} is not one of ${PROTOCOLS.join(", ")}`);
     protocol = rec.protocol as Protocol;
   }
   let port: number | string | undefined;
   if (typeof rec.port === "string") {
-    if (!IANA_SVC_NAME.test(rec.port)) r.fail(`${path}.port`, `${JSON.stringify(rec.port)} is neither a number nor a valid port name (IANA_SVC_NAME)`);
+    if (!IANA_SVC_NAME.test(rec.port))
+      r.fail(`${path}.port`, `${JSON.stringify(rec.port)} is neither a number nor a valid port name (IANA_SVC_NAME)`);
     port = rec.port;
   } else if (rec.port !== undefined && rec.port !== null) {
     port = parsePortNumber(r, rec.port, `${path}.port`);
@@ -331,7 +338,8 @@ export function buildModel(objects: readonly unknown[], extraNamespaces: Namespa
     if (!isRecord(obj)) return;
     const { kind, apiVersion } = obj;
     if (kind === "NetworkPolicy" && apiVersion === NETPOL_API) policies.push(parsePolicy(obj, index));
-    else if (kind === "FQDNNetworkPolicy" && typeof apiVersion === "string" && apiVersion.startsWith(FQDN_GROUP)) fqdnPolicies.push(parseFqdnPolicy(obj, index));
+    else if (kind === "FQDNNetworkPolicy" && typeof apiVersion === "string" && apiVersion.startsWith(FQDN_GROUP))
+      fqdnPolicies.push(parseFqdnPolicy(obj, index));
     else if (kind === "Namespace" && apiVersion === "v1") {
       const meta = obj.metadata;
       const name = isRecord(meta) ? meta.name : undefined;
@@ -340,7 +348,10 @@ export function buildModel(objects: readonly unknown[], extraNamespaces: Namespa
       namespaces.set(nsName, Object.fromEntries(r.labels(isRecord(meta) ? meta.labels : undefined, "metadata.labels")));
     }
   });
-  for (const [kind, list] of [["NetworkPolicy", policies], ["FQDNNetworkPolicy", fqdnPolicies]] as const) {
+  for (const [kind, list] of [
+    ["NetworkPolicy", policies],
+    ["FQDNNetworkPolicy", fqdnPolicies],
+  ] as const) {
     for (const id of duplicates(list.map((p) => p.id))) throw new Error(`netpol: ${kind} ${id} is defined more than once`);
   }
   return {

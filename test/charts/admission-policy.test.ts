@@ -14,7 +14,8 @@ interface Policy {
 }
 
 const objects = chart("runner-sandbox");
-const policy = (name: string): Policy => objects.find((o) => o.kind === "ValidatingAdmissionPolicy" && o.metadata.name === name) as unknown as Policy;
+const policy = (name: string): Policy =>
+  objects.find((o) => o.kind === "ValidatingAdmissionPolicy" && o.metadata.name === name) as unknown as Policy;
 const runnerPolicy = policy("plue-runner-sandbox");
 const reservedPolicy = policy("plue-sandbox-pool-reserved");
 
@@ -60,7 +61,8 @@ const drifts: Record<string, (pod: Pod) => void> = {
   "no limits": (p) => delete p.spec.containers[0].resources.limits,
   "no ephemeral-storage limit": (p) => delete p.spec.containers[0].resources.limits["ephemeral-storage"],
   "an unhardened init container": (p) => (p.spec.initContainers = [{ name: "init", image: "busybox" }]),
-  "a second unhardened container": (p) => p.spec.containers.push({ name: "sidecar", image: "busybox", resources: p.spec.containers[0].resources }),
+  "a second unhardened container": (p) =>
+    p.spec.containers.push({ name: "sidecar", image: "busybox", resources: p.spec.containers[0].resources }),
 };
 
 describe("runner admission policy (CEL evaluated)", () => {
@@ -104,7 +106,9 @@ describe("sandbox-pool reservation policy (CEL evaluated)", () => {
   it("rejects a pod created with spec.nodeName (it would skip the scheduler and the taint), but not its later updates", () => {
     const pod = apiPod();
     pod.spec.nodeName = "gke-plue-gke-sandbox-1234";
-    expect(rejections(reservedPolicy, pod)).toEqual(["pods may not be created with spec.nodeName (it bypasses scheduling and the gVisor pool's taint)"]);
+    expect(rejections(reservedPolicy, pod)).toEqual([
+      "pods may not be created with spec.nodeName (it bypasses scheduling and the gVisor pool's taint)",
+    ]);
     expect(rejections(reservedPolicy, pod, "UPDATE")).toEqual([]);
   });
 
@@ -116,7 +120,9 @@ describe("sandbox-pool reservation policy (CEL evaluated)", () => {
     ]) {
       const pod = apiPod();
       pod.spec.tolerations = [toleration];
-      expect(rejections(reservedPolicy, pod), JSON.stringify(toleration)).toEqual(["only pods in the runners namespace may tolerate the gVisor pool's taint"]);
+      expect(rejections(reservedPolicy, pod), JSON.stringify(toleration)).toEqual([
+        "only pods in the runners namespace may tolerate the gVisor pool's taint",
+      ]);
     }
   });
 });

@@ -22,7 +22,11 @@ describe("api chart", () => {
   });
 
   it("spreads replicas across zones", () => {
-    expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "topology.kubernetes.io/zone", maxSkew: 1, whenUnsatisfiable: "DoNotSchedule" });
+    expect(pod.topologySpreadConstraints[0]).toMatchObject({
+      topologyKey: "topology.kubernetes.io/zone",
+      maxSkew: 1,
+      whenUnsatisfiable: "DoNotSchedule",
+    });
   });
 
   it("never schedules on the sandbox pool", () => {
@@ -53,7 +57,9 @@ describe("api chart", () => {
 
   it("uses a service account annotated for Workload Identity", () => {
     expect(pod.serviceAccountName).toBe("api");
-    expect(find("ServiceAccount", "api").metadata.annotations).toEqual({ "iam.gke.io/gcp-service-account": "plue-api@plue-example.iam.gserviceaccount.com" });
+    expect(find("ServiceAccount", "api").metadata.annotations).toEqual({
+      "iam.gke.io/gcp-service-account": "plue-api@plue-example.iam.gserviceaccount.com",
+    });
   });
 
   it("takes its secrets from the Secret External Secrets creates", () => {
@@ -68,11 +74,18 @@ describe("api chart", () => {
   });
 
   it("autoscales between the configured bounds", () => {
-    expect(find("HorizontalPodAutoscaler", "api").spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { kind: "Deployment", name: "api" } });
+    expect(find("HorizontalPodAutoscaler", "api").spec).toMatchObject({
+      minReplicas: 2,
+      maxReplicas: 10,
+      scaleTargetRef: { kind: "Deployment", name: "api" },
+    });
   });
 
   it("keeps a disruption budget", () => {
-    expect(find("PodDisruptionBudget", "api").spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "api" } } });
+    expect(find("PodDisruptionBudget", "api").spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: { "app.kubernetes.io/name": "api" } },
+    });
   });
 
   it("has no SSH load balancer in the example environment", () => {

@@ -22,15 +22,31 @@ const platform = stack("platform");
 // --- A hand-written schema of the fields used, from the external-secrets v1 API types (v2.0.1:
 // apis/externalsecrets/v1/externalsecret_types.go, secretstore_types.go, secretstore_gcpsm_types.go,
 // apis/meta/v1/types.go). Objects are strict: an unknown or misspelt field fails.
-const DNS_SUBDOMAIN = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
-const DNS_LABEL = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-const SECRET_KEY = z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/);
+const DNS_SUBDOMAIN = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+const DNS_LABEL = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+const SECRET_KEY = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/);
 /** metav1.Duration as Go's time.ParseDuration reads it. */
 const DURATION = z.string().regex(/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/);
 /** A Secret Manager secret id. */
 const GSM_SECRET_ID = z.string().regex(/^[a-zA-Z0-9_-]{1,255}$/);
 const metadata = (namespaced: boolean) =>
-  z.strictObject({ name: DNS_SUBDOMAIN, labels: z.record(z.string(), z.string()).optional(), ...(namespaced ? { namespace: DNS_LABEL } : {}) });
+  z.strictObject({
+    name: DNS_SUBDOMAIN,
+    labels: z.record(z.string(), z.string()).optional(),
+    ...(namespaced ? { namespace: DNS_LABEL } : {}),
+  });
 
 const clusterSecretStoreSchema = z.strictObject({
   apiVersion: z.literal("external-secrets.io/v1"),
@@ -125,7 +141,9 @@ function storeIdentity(storeName: string): string {
   const ref = store?.spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef;
   const namespace = only(platform, "kubernetes_namespace_v1") as Resource;
   expect(ref?.namespace).toBe(namespace.metadata.name);
-  const ksa = (Object.values(resources(platform, "kubernetes_service_account_v1")) as Resource[]).find((k) => k.metadata.name === ref?.name);
+  const ksa = (Object.values(resources(platform, "kubernetes_service_account_v1")) as Resource[]).find(
+    (k) => k.metadata.name === ref?.name,
+  );
   const email = ksa?.metadata.annotations["iam.gke.io/gcp-service-account"] as string | undefined;
   if (!email) throw new Error(`store ${storeName}: no annotated service account ${String(ref?.name)} in the platform stack`);
   return email;
@@ -198,9 +216,21 @@ describe("external-secrets chart", () => {
   it("renders a DATABASE_URL that PostgreSQL clients read back as the same user, password, host, database and sslmode", () => {
     const password = "p+a/s=s@w:o%rd?&#x";
     for (const e of externalSecrets) {
-      const vars = Object.fromEntries((e.spec.data as Resource[]).map((d) => [d.secretKey, d.remoteRef.key === "plue-db-host" ? "10.30.0.5" : d.remoteRef.key === "plue-db-password" ? password : "x"]));
+      const vars = Object.fromEntries(
+        (e.spec.data as Resource[]).map((d) => [
+          d.secretKey,
+          d.remoteRef.key === "plue-db-host" ? "10.30.0.5" : d.remoteRef.key === "plue-db-password" ? password : "x",
+        ]),
+      );
       const url = render(e.spec.target.template.data.DATABASE_URL, vars);
-      expect(parsePg(url, { useLibpqCompat: true })).toMatchObject({ user: "plue_app", password, host: "10.30.0.5", port: "5432", database: "plue", sslmode: "require" });
+      expect(parsePg(url, { useLibpqCompat: true })).toMatchObject({
+        user: "plue_app",
+        password,
+        host: "10.30.0.5",
+        port: "5432",
+        database: "plue",
+        sslmode: "require",
+      });
     }
   });
 
@@ -213,7 +243,9 @@ describe("external-secrets chart", () => {
   });
 
   it("reads only secrets the data stack creates (configured items or the Cloud SQL host secret)", () => {
-    const created = new Set((Object.values(resources(data, "google_secret_manager_secret")) as Resource[]).map((s) => s.secret_id as string));
+    const created = new Set(
+      (Object.values(resources(data, "google_secret_manager_secret")) as Resource[]).map((s) => s.secret_id as string),
+    );
     const configured = new Set([...Object.keys(config.secrets.items).map((n) => `plue-${n}`), "plue-db-host"]);
     for (const e of externalSecrets) {
       for (const d of e.spec.data as Resource[]) {
@@ -226,20 +258,32 @@ describe("external-secrets chart", () => {
   it("can read every secret it names: a per-secret accessor binding for its store's own identity", () => {
     for (const e of externalSecrets) {
       const member = `serviceAccount:${storeIdentity(e.spec.secretStoreRef.name)}`;
-      for (const d of e.spec.data as Resource[]) expect(readersOf(d.remoteRef.key), `${e.metadata.name} ← ${d.remoteRef.key}`).toContain(member);
+      for (const d of e.spec.data as Resource[])
+        expect(readersOf(d.remoteRef.key), `${e.metadata.name} ← ${d.remoteRef.key}`).toContain(member);
     }
   });
 
   it("gives each store's identity read access to exactly the secrets its ExternalSecrets name, no more", () => {
     const grants = Object.values(resources(data, "google_secret_manager_secret_iam_member")) as Resource[];
     const secretsById = Object.entries(resources(data, "google_secret_manager_secret"));
-    const secretOf = (ref: string) => secretsById.find(([id, s]) => ref === `\${google_secret_manager_secret.${id}.id}` || ref === `projects/plue-example/secrets/${s.secret_id}`)?.[1].secret_id as string;
+    const secretOf = (ref: string) =>
+      secretsById.find(
+        ([id, s]) => ref === `\${google_secret_manager_secret.${id}.id}` || ref === `projects/plue-example/secrets/${s.secret_id}`,
+      )?.[1].secret_id as string;
     for (const store of stores) {
       const member = `serviceAccount:${storeIdentity(store.metadata.name)}`;
-      const readable = grants.filter((g) => g.member === member).map((g) => secretOf(g.secret_id)).sort();
-      const named = [...new Set(externalSecrets.filter((e) => e.spec.secretStoreRef.name === store.metadata.name).flatMap((e) => (e.spec.data as Resource[]).map((d) => d.remoteRef.key as string)))].sort();
+      const readable = grants
+        .filter((g) => g.member === member)
+        .map((g) => secretOf(g.secret_id))
+        .sort();
+      const named = [
+        ...new Set(
+          externalSecrets
+            .filter((e) => e.spec.secretStoreRef.name === store.metadata.name)
+            .flatMap((e) => (e.spec.data as Resource[]).map((d) => d.remoteRef.key as string)),
+        ),
+      ].sort();
       expect(readable, store.metadata.name).toEqual(named);
     }
   });
-
 });

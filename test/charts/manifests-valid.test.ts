@@ -37,13 +37,22 @@ describe("manifest validation", () => {
   }
 
   it("catches an invalid object (the validator is live)", async () => {
-    const bad = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two", selector: {}, template: {} } };
+    const bad = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "x" },
+      spec: { replicas: "two", selector: {}, template: {} },
+    };
     const Model = await modelFor(bad as unknown as K8sObject);
     expect(() => new (Model as NonNullable<typeof Model>)(bad).validate()).toThrow();
   });
 
   it("gives every namespaced object a namespace the plan declares or the platform owns", () => {
-    const declared = new Set(allObjects().filter((o) => o.kind === "Namespace").map((o) => o.metadata.name));
+    const declared = new Set(
+      allObjects()
+        .filter((o) => o.kind === "Namespace")
+        .map((o) => o.metadata.name),
+    );
     declared.add("external-secrets");
     for (const o of allObjects()) {
       if (o.metadata.namespace) expect(declared.has(o.metadata.namespace), `${o.kind} ${o.metadata.name}`).toBe(true);

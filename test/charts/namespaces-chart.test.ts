@@ -20,7 +20,9 @@ describe("namespaces chart", () => {
 
   it("denies all ingress and egress by default in every namespace", () => {
     for (const ns of namespaces) {
-      const deny = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.namespace === ns.metadata.name && o.metadata.name === "default-deny-all");
+      const deny = objects.find(
+        (o) => o.kind === "NetworkPolicy" && o.metadata.namespace === ns.metadata.name && o.metadata.name === "default-deny-all",
+      );
       expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
     }
   });

@@ -74,7 +74,9 @@ describe("runner sandbox chart", () => {
     const policy = find("ValidatingAdmissionPolicy", "plue-runner-sandbox");
     expect(policy.apiVersion).toBe("admissionregistration.k8s.io/v1");
     expect(policy.spec.failurePolicy).toBe("Fail");
-    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }]);
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([
+      { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] },
+    ]);
     const binding = find("ValidatingAdmissionPolicyBinding", "plue-runner-sandbox");
     expect(binding.spec).toEqual({
       policyName: "plue-runner-sandbox",
@@ -84,7 +86,9 @@ describe("runner sandbox chart", () => {
   });
 
   it("rejects pods lacking gVisor, the security context or limits (one rule each)", () => {
-    const exprs: string[] = find("ValidatingAdmissionPolicy", "plue-runner-sandbox").spec.validations.map((v: { expression: string }) => v.expression);
+    const exprs: string[] = find("ValidatingAdmissionPolicy", "plue-runner-sandbox").spec.validations.map(
+      (v: { expression: string }) => v.expression,
+    );
     expect(exprs).toHaveLength(12);
     for (const needle of [
       "runtimeClassName == 'gvisor'",
@@ -97,7 +101,10 @@ describe("runner sandbox chart", () => {
       "automountServiceAccountToken == false",
       "object.spec.activeDeadlineSeconds <= 3600",
     ]) {
-      expect(exprs.some((e) => e.includes(needle)), needle).toBe(true);
+      expect(
+        exprs.some((e) => e.includes(needle)),
+        needle,
+      ).toBe(true);
     }
     // Init containers are checked too.
     expect(find("ValidatingAdmissionPolicy", "plue-runner-sandbox").spec.variables[0].expression).toContain("initContainers");
@@ -116,7 +123,14 @@ describe("runner sandbox chart", () => {
 
   it("caps the namespace with a ResourceQuota: pod count, compute, and no services or volumes", () => {
     const hard = find("ResourceQuota", "runner-quota").spec.hard;
-    expect(hard).toMatchObject({ pods: "20", "limits.cpu": "40", "limits.memory": "80Gi", "limits.ephemeral-storage": "40Gi", services: "0", persistentvolumeclaims: "0" });
+    expect(hard).toMatchObject({
+      pods: "20",
+      "limits.cpu": "40",
+      "limits.memory": "80Gi",
+      "limits.ephemeral-storage": "40Gi",
+      services: "0",
+      persistentvolumeclaims: "0",
+    });
   });
 
   it("defaults and caps container resources with a LimitRange", () => {

@@ -261,7 +261,12 @@ describe("schema-job chart", () => {
   it("NetworkPolicy allows egress only to kube-dns on 53 and the Cloud SQL range on TCP 5432", () => {
     expect(policy.spec.egress).toEqual([
       {
-        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+        to: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+          },
+        ],
         ports: [
           { protocol: "UDP", port: 53 },
           { protocol: "TCP", port: 53 },
@@ -286,7 +291,8 @@ describe("schema-job chart", () => {
 
   describe("connectivity of the migrate pods (every chart's policies)", () => {
     const all = allObjects();
-    const decide = (to: Endpoint, port: number, protocol: "TCP" | "UDP" = "TCP") => evaluate(all, { from: migratePod, to, port, protocol }, kubeSystem);
+    const decide = (to: Endpoint, port: number, protocol: "TCP" | "UDP" = "TCP") =>
+      evaluate(all, { from: migratePod, to, port, protocol }, kubeSystem);
 
     it("reaches Cloud SQL (10.30.0.5:5432)", () => {
       expect(decide(ext("10.30.0.5"), 5432).allowed).toBe(true);

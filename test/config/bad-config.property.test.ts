@@ -14,11 +14,32 @@ import { exampleRaw, PROBLEM_LINE } from "../support/config.ts";
 type Path = (string | number)[];
 
 const REQUIRED: Path[] = [
-  ["name"], ["environment"], ["production"], ["project"], ["project", "id"], ["project", "region"], ["project", "zones"],
-  ["state", "bucket"], ["state", "location"], ["network", "nodeCidr"], ["network", "podCidr"], ["network", "serviceCidr"],
-  ["network", "controlPlaneCidr"], ["network", "privateServicesCidr"], ["cluster", "releaseChannel"], ["cluster", "systemPool"],
-  ["cluster", "sandboxPool", "machineType"], ["images", "api"], ["images", "migrate"], ["api", "port"], ["database", "version"],
-  ["database", "tier"], ["edge", "domain"], ["edge", "cloudflareZoneId"], ["pki", "dir"], ["pki", "originHostnames"],
+  ["name"],
+  ["environment"],
+  ["production"],
+  ["project"],
+  ["project", "id"],
+  ["project", "region"],
+  ["project", "zones"],
+  ["state", "bucket"],
+  ["state", "location"],
+  ["network", "nodeCidr"],
+  ["network", "podCidr"],
+  ["network", "serviceCidr"],
+  ["network", "controlPlaneCidr"],
+  ["network", "privateServicesCidr"],
+  ["cluster", "releaseChannel"],
+  ["cluster", "systemPool"],
+  ["cluster", "sandboxPool", "machineType"],
+  ["images", "api"],
+  ["images", "migrate"],
+  ["api", "port"],
+  ["database", "version"],
+  ["database", "tier"],
+  ["edge", "domain"],
+  ["edge", "cloudflareZoneId"],
+  ["pki", "dir"],
+  ["pki", "originHostnames"],
 ];
 
 /** Every path in the example document (objects, arrays and leaves). */
@@ -44,7 +65,11 @@ function wrongValue(kind: string): fc.Arbitrary<unknown> {
     object: fc.dictionary(fc.constantFrom("zz", "unknownKey"), fc.integer(), { minKeys: 1, maxKeys: 2 }),
     null: fc.constant(null),
   };
-  return fc.oneof(...Object.entries(all).filter(([k]) => k !== kind && !(kind === "null")).map(([, a]) => a));
+  return fc.oneof(
+    ...Object.entries(all)
+      .filter(([k]) => k !== kind && !(kind === "null"))
+      .map(([, a]) => a),
+  );
 }
 
 const base = exampleRaw();
@@ -52,7 +77,10 @@ const paths = allPaths(base);
 
 /** The node at `path`, or undefined when an earlier mutation removed or replaced a parent. */
 function get(root: unknown, path: Path): unknown {
-  return path.reduce<unknown>((n, k) => (n !== null && typeof n === "object" ? (n as Record<string | number, unknown>)[k] : undefined), root);
+  return path.reduce<unknown>(
+    (n, k) => (n !== null && typeof n === "object" ? (n as Record<string | number, unknown>)[k] : undefined),
+    root,
+  );
 }
 
 function isObject(v: unknown): v is Record<string | number, unknown> {
@@ -61,12 +89,12 @@ function isObject(v: unknown): v is Record<string | number, unknown> {
 
 type Mutation = (raw: Record<string, unknown>) => void;
 
-const replaceWithWrongType: fc.Arbitrary<Mutation> = fc
-  .constantFrom(...paths)
-  .chain((path) => wrongValue(kindOf(get(base, path))).map((value) => (raw: Record<string, unknown>) => {
+const replaceWithWrongType: fc.Arbitrary<Mutation> = fc.constantFrom(...paths).chain((path) =>
+  wrongValue(kindOf(get(base, path))).map((value) => (raw: Record<string, unknown>) => {
     const parent = get(raw, path.slice(0, -1));
     if (isObject(parent)) parent[path[path.length - 1] as string | number] = value;
-  }));
+  }),
+);
 
 const deleteRequired: fc.Arbitrary<Mutation> = fc.constantFrom(...REQUIRED).map((path) => (raw: Record<string, unknown>) => {
   const parent = get(raw, path.slice(0, -1));
@@ -75,16 +103,27 @@ const deleteRequired: fc.Arbitrary<Mutation> = fc.constantFrom(...REQUIRED).map(
 
 const addUnknownKey: fc.Arbitrary<Mutation> = fc
   .constantFrom([] as Path, ...paths.filter((p) => kindOf(get(base, p)) === "object"))
-  .chain((path) => fc.stringMatching(/^[a-z]{3,10}X$/).map((key) => (raw: Record<string, unknown>) => {
-    const target = get(raw, path);
-    if (isObject(target) && !Array.isArray(target)) target[key] = 1;
-  }));
+  .chain((path) =>
+    fc.stringMatching(/^[a-z]{3,10}X$/).map((key) => (raw: Record<string, unknown>) => {
+      const target = get(raw, path);
+      if (isObject(target) && !Array.isArray(target)) target[key] = 1;
+    }),
+  );
 
 const mutations = fc.array(fc.oneof(replaceWithWrongType, deleteRequired, addUnknownKey), { minLength: 1, maxLength: 3 });
 
 /** Whole-file garbage: not a mapping, or not YAML at all. */
 const garbageFile = fc.oneof(
-  fc.constantFrom("", "[]", "- a\n- b\n", "42", "name: [unclosed", "a: 1\na: 2\n", "\t- bad: indentation\n  x", "name: plue\nname: again\n"),
+  fc.constantFrom(
+    "",
+    "[]",
+    "- a\n- b\n",
+    "42",
+    "name: [unclosed",
+    "a: 1\na: 2\n",
+    "\t- bad: indentation\n  x",
+    "name: plue\nname: again\n",
+  ),
   fc.string({ maxLength: 40 }).map((s) => `${s}\n`),
 );
 
@@ -123,7 +162,10 @@ describe("any broken configuration", () => {
   });
 
   it("exits 2 with a clean message for files that are not a configuration at all", () => {
-    fc.assert(fc.property(garbageFile, (text) => check(text)), { numRuns: 100, seed: 7 });
+    fc.assert(
+      fc.property(garbageFile, (text) => check(text)),
+      { numRuns: 100, seed: 7 },
+    );
   });
 
   it("formats structural problems as <file>: '<field>' <problem> (got <value>). <fix>", () => {

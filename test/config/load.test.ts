@@ -122,16 +122,22 @@ describe("config validation", () => {
   });
 
   it("fails if two secrets share an env name, or one takes a reserved name", () => {
-    expect(broken((c) => (c.secrets.items["csrf-key"].env = "SESSION_SECRET"))[0]).toMatch(/'secrets\.items\.(csrf-key|session-secret)\.env' is also the env of/);
+    expect(broken((c) => (c.secrets.items["csrf-key"].env = "SESSION_SECRET"))[0]).toMatch(
+      /'secrets\.items\.(csrf-key|session-secret)\.env' is also the env of/,
+    );
     expect(broken((c) => (c.secrets.items["csrf-key"].env = "DATABASE_URL"))[0]).toContain("'secrets.items.csrf-key.env' is reserved");
   });
 
   it("fails if a Cloudflare range is listed twice", () => {
-    expect(broken((c) => c.edge.cloudflareRanges.cidrs.push("173.245.48.0/20"))[0]).toContain("'edge.cloudflareRanges.cidrs[22]' lists a range twice");
+    expect(broken((c) => c.edge.cloudflareRanges.cidrs.push("173.245.48.0/20"))[0]).toContain(
+      "'edge.cloudflareRanges.cidrs[22]' lists a range twice",
+    );
   });
 
   it("fails if the state location is one Cloud KMS cannot hold the state key in", () => {
-    expect(broken((c) => (c.state.location = "NAM4"))[0]).toContain("'state.location' is not a location both Cloud Storage and Cloud KMS offer");
+    expect(broken((c) => (c.state.location = "NAM4"))[0]).toContain(
+      "'state.location' is not a location both Cloud Storage and Cloud KMS offer",
+    );
   });
 
   it("fails if the name prefix would make a service account id too long", () => {
@@ -153,12 +159,28 @@ describe("config validation", () => {
   });
 
   it.each([
-    ["secrets.items.csrf-key.consumers[0]", (c: Record<string, any>) => (c.secrets.items["csrf-key"].consumers = ["everyone"]), "is not a consumer"],
-    ["secrets.items.csrf-key.env", (c: Record<string, any>) => (c.secrets.items["csrf-key"].env = "csrf-key"), "is not an environment variable name"],
+    [
+      "secrets.items.csrf-key.consumers[0]",
+      (c: Record<string, any>) => (c.secrets.items["csrf-key"].consumers = ["everyone"]),
+      "is not a consumer",
+    ],
+    [
+      "secrets.items.csrf-key.env",
+      (c: Record<string, any>) => (c.secrets.items["csrf-key"].env = "csrf-key"),
+      "is not an environment variable name",
+    ],
     ["secrets.rotationTopic", (c: Record<string, any>) => (c.secrets.rotationTopic = "rotation"), "is not a Pub/Sub topic id"],
     ["edge.cloudflareZoneId", (c: Record<string, any>) => (c.edge.cloudflareZoneId = "zone"), "is not a Cloudflare zone id"],
-    ["edge.originCertValidityDays", (c: Record<string, any>) => (c.edge.originCertValidityDays = 100), "is not a validity Cloudflare's Origin CA offers"],
-    ["externalSecrets.chartVersion", (c: Record<string, any>) => (c.externalSecrets.chartVersion = "^2.0.0"), "is not an exact chart version"],
+    [
+      "edge.originCertValidityDays",
+      (c: Record<string, any>) => (c.edge.originCertValidityDays = 100),
+      "is not a validity Cloudflare's Origin CA offers",
+    ],
+    [
+      "externalSecrets.chartVersion",
+      (c: Record<string, any>) => (c.externalSecrets.chartVersion = "^2.0.0"),
+      "is not an exact chart version",
+    ],
     ["externalSecrets.refreshInterval", (c: Record<string, any>) => (c.externalSecrets.refreshInterval = "hourly"), "is not a duration"],
     ["cluster.maintenanceStart", (c: Record<string, any>) => (c.cluster.maintenanceStart = "25:00"), "is not a time of day"],
     ["database.backupStart", (c: Record<string, any>) => (c.database.backupStart = "2am"), "is not a time of day"],
@@ -166,7 +188,11 @@ describe("config validation", () => {
     ["api.healthPath", (c: Record<string, any>) => (c.api.healthPath = "health"), "is not a URL path"],
     ["pki.originHostnames[0]", (c: Record<string, any>) => (c.pki.originHostnames = ["not a host"]), "is not a hostname"],
     ["pki.dir", (c: Record<string, any>) => (c.pki.dir = "/abs path"), "is not a relative path"],
-    ["database.version", (c: Record<string, any>) => (c.database.version = "POSTGRES_9_6"), "is not a supported Cloud SQL PostgreSQL version"],
+    [
+      "database.version",
+      (c: Record<string, any>) => (c.database.version = "POSTGRES_9_6"),
+      "is not a supported Cloud SQL PostgreSQL version",
+    ],
     ["cluster.releaseChannel", (c: Record<string, any>) => (c.cluster.releaseChannel = "EXTENDED"), "is not a GKE release channel"],
     ["edge.domain", (c: Record<string, any>) => (c.edge.domain = "localhost"), "is not a DNS name"],
   ])("fails if '%s' is malformed", (field, mutate, problem) => {
@@ -183,7 +209,9 @@ describe("config validation", () => {
   });
 
   it("fails if a production image is not pinned by digest", () => {
-    expect(production((c) => (c.images.api = "ghcr.io/plue/api:latest")).join("\n")).toContain("'images.api' is not pinned by digest (production)");
+    expect(production((c) => (c.images.api = "ghcr.io/plue/api:latest")).join("\n")).toContain(
+      "'images.api' is not pinned by digest (production)",
+    );
   });
 
   it("fails if production keeps placeholder values", () => {

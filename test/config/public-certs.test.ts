@@ -61,7 +61,11 @@ describe("loadPublicCerts", () => {
       const { root } = repoWith(FILES.filter((f) => f !== missing));
       const problems = problemsOf(root);
       expect(problems, missing).toHaveLength(1);
-      expect(problems[0]).toMatch(new RegExp(`^pub/env/${missing.replace(/\./g, "\\.")}: 'pki.publicDir' has no ${missing.replace(/\./g, "\\.")} \\(got pub/env\\)\\.`));
+      expect(problems[0]).toMatch(
+        new RegExp(
+          `^pub/env/${missing.replace(/\./g, "\\.")}: 'pki.publicDir' has no ${missing.replace(/\./g, "\\.")} \\(got pub/env\\)\\.`,
+        ),
+      );
       expect(problems[0]).toMatch(command);
       expect(problems[0]).toMatch(PROBLEM_LINE);
     }
@@ -108,14 +112,18 @@ describe("loadPublicCerts", () => {
     const { root, dir } = repoWith();
     copyFileSync(join(EXAMPLE_DIR, "origin.csr.pem"), join(dir, "ca.pem"));
     expect(problemsOf(root)).toEqual([
-      expect.stringMatching(/^pub\/env\/ca\.pem: does not hold exactly one CERTIFICATE block \(got CERTIFICATE REQUEST\)\. Run `npm run pki -- init-ca`/),
+      expect.stringMatching(
+        /^pub\/env\/ca\.pem: does not hold exactly one CERTIFICATE block \(got CERTIFICATE REQUEST\)\. Run `npm run pki -- init-ca`/,
+      ),
     ]);
   });
 
   it("fails if a file is not PEM at all", () => {
     const { root, dir } = repoWith();
     writeFileSync(join(dir, "origin.csr.pem"), "not a certificate\n");
-    expect(problemsOf(root)).toEqual([expect.stringMatching(/^pub\/env\/origin\.csr\.pem: is not PEM text \(got no PEM block found.*\)\. Run `npm run pki -- origin-csr`/)]);
+    expect(problemsOf(root)).toEqual([
+      expect.stringMatching(/^pub\/env\/origin\.csr\.pem: is not PEM text \(got no PEM block found.*\)\. Run `npm run pki -- origin-csr`/),
+    ]);
   });
 
   it("fails if the client certificate was not issued by the CA", () => {
@@ -124,7 +132,9 @@ describe("loadPublicCerts", () => {
     writeFileSync(join(dir, "ca.pem"), other.certPem);
     const problems = problemsOf(root);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^pub\/env\/client\.pem: is not issued by ca\.pem \(got issuer .*Plue Example Origin Pull CA\)\. Run `npm run pki -- issue-client --force`/);
+    expect(problems[0]).toMatch(
+      /^pub\/env\/client\.pem: is not issued by ca\.pem \(got issuer .*Plue Example Origin Pull CA\)\. Run `npm run pki -- issue-client --force`/,
+    );
   });
 
   it("trusts ca-next.pem during a CA rotation, and accepts a client certificate from either CA", () => {

@@ -98,7 +98,11 @@ describe("Cloud SQL for PostgreSQL (data stack)", () => {
   });
 
   it("enforces a password policy on built-in users", () => {
-    expect(settings.password_validation_policy).toEqual({ enable_password_policy: true, min_length: MIN_PASSWORD_LENGTH, disallow_username_substring: true });
+    expect(settings.password_validation_policy).toEqual({
+      enable_password_policy: true,
+      min_length: MIN_PASSWORD_LENGTH,
+      disallow_username_substring: true,
+    });
   });
 
   it("creates the application database, never dropped by Terraform", () => {
@@ -145,7 +149,11 @@ describe("Cloud SQL for PostgreSQL (data stack)", () => {
     expect(hosts).toHaveLength(1);
     const [hostId, host] = hosts[0] as [string, Record<string, any>];
     expect(host.replication).toEqual({ auto: {} });
-    const versions = Object.values(resources(tf, "google_secret_manager_secret_version")).filter((v) => v.secret === `\${google_secret_manager_secret.${hostId}.id}`);
-    expect(versions).toEqual([expect.objectContaining({ secret_data: `\${google_sql_database_instance.${instanceId}.private_ip_address}` })]);
+    const versions = Object.values(resources(tf, "google_secret_manager_secret_version")).filter(
+      (v) => v.secret === `\${google_secret_manager_secret.${hostId}.id}`,
+    );
+    expect(versions).toEqual([
+      expect.objectContaining({ secret_data: `\${google_sql_database_instance.${instanceId}.private_ip_address}` }),
+    ]);
   });
 });

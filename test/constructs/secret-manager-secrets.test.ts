@@ -28,13 +28,19 @@ const CI = "serviceAccount:plue-ci@plue-example.iam.gserviceaccount.com";
 /** Members that hold accessor on the secret with logical id `id` (by reference or by full name). */
 function readersOf(secretLogicalId: string, secretId: string): string[] {
   return grants
-    .filter((g) => g.secret_id === `\${google_secret_manager_secret.${secretLogicalId}.id}` || g.secret_id === `projects/plue-example/secrets/${secretId}`)
+    .filter(
+      (g) =>
+        g.secret_id === `\${google_secret_manager_secret.${secretLogicalId}.id}` ||
+        g.secret_id === `projects/plue-example/secrets/${secretId}`,
+    )
     .map((g) => g.member as string)
     .sort();
 }
 
 function synthSecrets(mutate: (c: PlueConfig) => PlueConfig): TfJson {
-  return JSON.parse(Testing.synthScope((scope) => new SecretManagerSecrets(scope, "secrets", { config: mutate(exampleConfig()) }))) as TfJson;
+  return JSON.parse(
+    Testing.synthScope((scope) => new SecretManagerSecrets(scope, "secrets", { config: mutate(exampleConfig()) })),
+  ) as TfJson;
 }
 
 function everyStack(): [string, TfJson][] {
@@ -56,7 +62,12 @@ describe("SecretManagerSecrets in the data stack", () => {
   });
 
   it("labels each secret with its consumers", () => {
-    expect(secretsByName.get("db-password")?.labels).toEqual({ secret_name: "db-password", consumer_api: "true", consumer_data: "true", consumer_migrate: "true" });
+    expect(secretsByName.get("db-password")?.labels).toEqual({
+      secret_name: "db-password",
+      consumer_api: "true",
+      consumer_data: "true",
+      consumer_migrate: "true",
+    });
     expect(secretsByName.get("origin-key")?.labels).toEqual({ secret_name: "origin-key", consumer_edge: "true" });
   });
 
@@ -140,7 +151,9 @@ describe("SecretManagerSecrets with other environments", () => {
   it("schedules rotation reminders with a topic: period in seconds, first time computed by Terraform at plan time", () => {
     const topic = "projects/plue-example/topics/secret-rotation";
     const out = synthSecrets((c) => ({ ...c, secrets: { ...c.secrets, rotationTopic: topic } }));
-    const session = Object.values(resources(out, "google_secret_manager_secret")).find((s) => s.secret_id === "plue-session-secret") as Resource;
+    const session = Object.values(resources(out, "google_secret_manager_secret")).find(
+      (s) => s.secret_id === "plue-session-secret",
+    ) as Resource;
     expect(session.rotation).toEqual({ rotation_period: `${90 * 86400}s`, next_rotation_time: '${timeadd(plantimestamp(), "2160h")}' });
     expect(session.topics).toEqual([{ name: topic }]);
     expect(session.lifecycle).toEqual({ ignore_changes: ["rotation[0].next_rotation_time"] });
@@ -151,7 +164,9 @@ describe("SecretManagerSecrets with other environments", () => {
     const out = synthSecrets((c) => ({ ...c, secrets: { ...c.secrets, rotationTopic: topic } }));
     const [grantId, grant] = Object.entries(resources(out, "google_pubsub_topic_iam_member"))[0] as [string, Resource];
     expect(grant).toMatchObject({ topic, role: "roles/pubsub.publisher" });
-    expect(grant.member).toMatch(/^serviceAccount:service-\$\{data\.google_project\.[^}]+\.number\}@gcp-sa-secretmanager\.iam\.gserviceaccount\.com$/);
+    expect(grant.member).toMatch(
+      /^serviceAccount:service-\$\{data\.google_project\.[^}]+\.number\}@gcp-sa-secretmanager\.iam\.gserviceaccount\.com$/,
+    );
     for (const s of Object.values(resources(out, "google_secret_manager_secret")) as Resource[]) {
       if (s.rotation) expect(s.depends_on).toContain(`google_pubsub_topic_iam_member.${grantId}`);
     }
@@ -161,7 +176,11 @@ describe("SecretManagerSecrets with other environments", () => {
     const topic = "projects/plue-example/topics/secret-rotation";
     const out = synthSecrets((c) => ({
       ...c,
-      secrets: { ...c.secrets, rotationTopic: topic, items: { ...c.secrets.items, "csrf-key": { description: "x", consumers: ["api"], env: "CSRF_KEY" } } },
+      secrets: {
+        ...c.secrets,
+        rotationTopic: topic,
+        items: { ...c.secrets.items, "csrf-key": { description: "x", consumers: ["api"], env: "CSRF_KEY" } },
+      },
     }));
     const csrf = Object.values(resources(out, "google_secret_manager_secret")).find((s) => s.secret_id === "plue-csrf-key") as Resource;
     expect(csrf.rotation).toBeUndefined();

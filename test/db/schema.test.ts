@@ -11,8 +11,7 @@ import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { runShell, uniqueDbName, withClient } from "./helpers.ts";
 
 const TEMPLATE = "schema_template";
-const CONSUME_NONCE =
-  "UPDATE siwe_nonces SET used_at = now() WHERE nonce = $1 AND used_at IS NULL AND expires_at > now() RETURNING *";
+const CONSUME_NONCE = "UPDATE siwe_nonces SET used_at = now() WHERE nonce = $1 AND used_at IS NULL AND expires_at > now() RETURNING *";
 
 let server: TestPostgres;
 
@@ -103,9 +102,7 @@ describe("siwe_nonces", () => {
     await withClient(await freshDb(), async (client) => {
       await client.query("INSERT INTO siwe_nonces (nonce) VALUES ('dup12345678')");
       expect((await pgError(client.query("INSERT INTO siwe_nonces (nonce) VALUES ('dup12345678')"))).code).toBe("23505");
-      expect((await pgError(client.query("INSERT INTO siwe_nonces (nonce) VALUES ('short')"))).constraint).toBe(
-        "siwe_nonces_nonce_format",
-      );
+      expect((await pgError(client.query("INSERT INTO siwe_nonces (nonce) VALUES ('short')"))).constraint).toBe("siwe_nonces_nonce_format");
     });
   });
 });
@@ -178,11 +175,10 @@ describe("credentials belong to a user", () => {
     await withClient(await freshDb(), async (client) => {
       const user = await insertUser(client, WALLET_A);
       const insert = (hash: string, scopes: string): Promise<unknown> =>
-        client.query("INSERT INTO access_tokens (user_id, token_hash, scopes, expires_at) VALUES ($1, $2, $3::jsonb, now() + interval '1 day')", [
-          user,
-          hash,
-          scopes,
-        ]);
+        client.query(
+          "INSERT INTO access_tokens (user_id, token_hash, scopes, expires_at) VALUES ($1, $2, $3::jsonb, now() + interval '1 day')",
+          [user, hash, scopes],
+        );
       await insert("1".repeat(64), '["repo:read", "repo:write"]');
       await insert("2".repeat(64), "[]");
       const object = await pgError(insert("3".repeat(64), '{"repo": "read"}'));

@@ -117,7 +117,9 @@ describe("createCa", () => {
 
   it("fails if bits is not 3072 or 4096", () => {
     expect(() => createCa({ organization: ORG, validityDays: 30, now: NOW, bits: 2048 })).toThrow(UsageError);
-    expect(() => createCa({ organization: ORG, validityDays: 30, now: NOW, bits: 2048 })).toThrow("'--bits' is not an allowed CA key size (got 2048)");
+    expect(() => createCa({ organization: ORG, validityDays: 30, now: NOW, bits: 2048 })).toThrow(
+      "'--bits' is not an allowed CA key size (got 2048)",
+    );
   });
 
   it("fails if the organization makes the common name longer than 64 characters", () => {
@@ -127,7 +129,12 @@ describe("createCa", () => {
   it("keeps a non-ASCII organization intact through issuing (UTF8String names)", async () => {
     const org = "Plüe Ünïcode & Co";
     const uca = createCa({ organization: org, validityDays: 30, now: NOW });
-    const leaf = issueClientCertificate({ ca: { certPem: uca.certPem, keyPem: uca.keyPem }, organization: org, validityDays: 10, now: NOW });
+    const leaf = issueClientCertificate({
+      ca: { certPem: uca.certPem, keyPem: uca.keyPem },
+      organization: org,
+      validityDays: 10,
+      now: NOW,
+    });
     expect(new X509Certificate(uca.certPem).subject).toBe(`O=${org}\nCN=${org} Origin Pull CA`);
     expect(new X509Certificate(leaf.certPem).issuer).toBe(`O=${org}\nCN=${org} Origin Pull CA`);
     const r = await openssl(["verify", "-CAfile", file("uca.pem", uca.certPem), "-purpose", "sslclient", file("uleaf.pem", leaf.certPem)]);
@@ -198,7 +205,12 @@ describe("issueClientCertificate", () => {
     const start = new Date("2031-03-01T00:00:00Z");
     const shortCa = createCa({ organization: ORG, validityDays: 30, now: start });
     const late = new Date(start.getTime() + 25 * DAY_MS);
-    const leaf = issueClientCertificate({ ca: { certPem: shortCa.certPem, keyPem: shortCa.keyPem }, organization: ORG, validityDays: 365, now: late });
+    const leaf = issueClientCertificate({
+      ca: { certPem: shortCa.certPem, keyPem: shortCa.keyPem },
+      organization: ORG,
+      validityDays: 365,
+      now: late,
+    });
     expect(leaf.clamped).toBe(true);
     expect(leaf.notAfter.toISOString()).toBe(shortCa.notAfter.toISOString());
     expect(leaf.requestedNotAfter.toISOString()).toBe(new Date(late.getTime() + 365 * DAY_MS).toISOString());
@@ -213,29 +225,46 @@ describe("issueClientCertificate", () => {
     const start = new Date("2031-03-01T00:00:00Z");
     const shortCa = createCa({ organization: ORG, validityDays: 30, now: start });
     const issuing = { certPem: shortCa.certPem, keyPem: shortCa.keyPem, name: "ca.pem" };
-    expect(() => issueClientCertificate({ ca: issuing, organization: ORG, validityDays: 1, now: new Date(start.getTime() + 31 * DAY_MS) })).toThrow(
-      /^ca\.pem: expired on 2031-03-31T00:00:00\.000Z/,
-    );
-    expect(() => issueClientCertificate({ ca: issuing, organization: ORG, validityDays: 1, now: new Date(start.getTime() - 1000) })).toThrow(/^ca\.pem: is not valid yet/);
+    expect(() =>
+      issueClientCertificate({ ca: issuing, organization: ORG, validityDays: 1, now: new Date(start.getTime() + 31 * DAY_MS) }),
+    ).toThrow(/^ca\.pem: expired on 2031-03-31T00:00:00\.000Z/);
+    expect(() =>
+      issueClientCertificate({ ca: issuing, organization: ORG, validityDays: 1, now: new Date(start.getTime() - 1000) }),
+    ).toThrow(/^ca\.pem: is not valid yet/);
   });
 
   it("fails if the CA key does not belong to the CA certificate", () => {
     const other = createCa({ organization: ORG, validityDays: 30, now: NOW });
-    expect(() => issueClientCertificate({ ca: { certPem: ca.certPem, keyPem: other.keyPem, name: "ca.pem" }, organization: ORG, validityDays: 1, now: NOW })).toThrow(
-      "ca.pem: does not match the CA private key",
-    );
+    expect(() =>
+      issueClientCertificate({
+        ca: { certPem: ca.certPem, keyPem: other.keyPem, name: "ca.pem" },
+        organization: ORG,
+        validityDays: 1,
+        now: NOW,
+      }),
+    ).toThrow("ca.pem: does not match the CA private key");
   });
 
   it("fails if the issuing certificate is not a CA", () => {
-    expect(() => issueClientCertificate({ ca: { certPem: client.certPem, keyPem: client.keyPem, name: "client.pem" }, organization: ORG, validityDays: 1, now: NOW })).toThrow(
-      "client.pem: is not a CA certificate",
-    );
+    expect(() =>
+      issueClientCertificate({
+        ca: { certPem: client.certPem, keyPem: client.keyPem, name: "client.pem" },
+        organization: ORG,
+        validityDays: 1,
+        now: NOW,
+      }),
+    ).toThrow("client.pem: is not a CA certificate");
   });
 
   it("fails if the CA certificate is garbage, naming it", () => {
-    expect(() => issueClientCertificate({ ca: { certPem: "garbage", keyPem: ca.keyPem, name: "/s/ca.pem" }, organization: ORG, validityDays: 1, now: NOW })).toThrow(
-      /^\/s\/ca\.pem: is not a PEM certificate/,
-    );
+    expect(() =>
+      issueClientCertificate({
+        ca: { certPem: "garbage", keyPem: ca.keyPem, name: "/s/ca.pem" },
+        organization: ORG,
+        validityDays: 1,
+        now: NOW,
+      }),
+    ).toThrow(/^\/s\/ca\.pem: is not a PEM certificate/);
   });
 });
 
@@ -258,7 +287,15 @@ describe("issueCertificate", () => {
   });
 
   it("fails if no extended key usage is given", () => {
-    expect(() => issueCertificate({ ca: { certPem: ca.certPem, keyPem: ca.keyPem }, commonName: "x", extendedKeyUsage: [], validityDays: 1, now: NOW })).toThrow(UsageError);
+    expect(() =>
+      issueCertificate({
+        ca: { certPem: ca.certPem, keyPem: ca.keyPem },
+        commonName: "x",
+        extendedKeyUsage: [],
+        validityDays: 1,
+        now: NOW,
+      }),
+    ).toThrow(UsageError);
   });
 });
 
@@ -318,7 +355,9 @@ describe("CA key encryption", () => {
 
   it("fails if the key file is not an encrypted key, naming the file", () => {
     expect(() => decryptPrivateKeyPem("not pem at all", "x", "/s/ca.key.pem")).toThrow(/^\/s\/ca\.key\.pem: is not a PEM private key/);
-    expect(() => decryptPrivateKeyPem(ca.keyPem, "x", "/s/ca.key.pem")).toThrow(/^\/s\/ca\.key\.pem: is not an encrypted PKCS#8 key \(got a 'PRIVATE KEY' block\)/);
+    expect(() => decryptPrivateKeyPem(ca.keyPem, "x", "/s/ca.key.pem")).toThrow(
+      /^\/s\/ca\.key\.pem: is not an encrypted PKCS#8 key \(got a 'PRIVATE KEY' block\)/,
+    );
   });
 });
 

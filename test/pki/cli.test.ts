@@ -37,7 +37,11 @@ function storeWithCa(start: Date, validityDays: number): string {
   mkdirSync(dir, { mode: 0o700 });
   const ca = createCa({ organization: "Plue Example", validityDays, now: start });
   writeFileSync(join(dir, "ca.pem"), ca.certPem);
-  writeFileSync(join(dir, "ca.key.pem"), encryptPrivateKeyPem(rsaKeyPairFromPem(ca.keyPem, "ca").privateKey, PASSPHRASE, { kdfIterations: 1000 }), { mode: 0o600 });
+  writeFileSync(
+    join(dir, "ca.key.pem"),
+    encryptPrivateKeyPem(rsaKeyPairFromPem(ca.keyPem, "ca").privateKey, PASSPHRASE, { kdfIterations: 1000 }),
+    { mode: 0o600 },
+  );
   return dir;
 }
 
@@ -72,7 +76,9 @@ describe.concurrent("init-ca", () => {
     expect(text.endsWith("-----END ENCRYPTED PRIVATE KEY-----\n")).toBe(true);
     const ok = await openssl(["pkey", "-in", keyPath, "-passin", "env:PLUE_PKI_PASSPHRASE", "-noout"], { PLUE_PKI_PASSPHRASE: PASSPHRASE });
     expect(ok.code, ok.stderr).toBe(0);
-    const wrong = await openssl(["pkey", "-in", keyPath, "-passin", "env:PLUE_PKI_PASSPHRASE", "-noout"], { PLUE_PKI_PASSPHRASE: "not the passphrase" });
+    const wrong = await openssl(["pkey", "-in", keyPath, "-passin", "env:PLUE_PKI_PASSPHRASE", "-noout"], {
+      PLUE_PKI_PASSPHRASE: "not the passphrase",
+    });
     expect(wrong.code).not.toBe(0);
     const params = await openssl(["asn1parse", "-in", keyPath]);
     expect(params.stdout).toMatch(/:hmacWithSHA256/);
@@ -179,7 +185,11 @@ describe.concurrent("issue-client", () => {
     const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
     const r = await pki(["issue-client", "--dir", dir], "this is the wrong passphrase");
     expectCleanError(r, 1);
-    expect(r.stderr).toMatch(new RegExp(`^cannot decrypt ${join(dir, "ca.key.pem").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: wrong PLUE_PKI_PASSPHRASE or corrupted key`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^cannot decrypt ${join(dir, "ca.key.pem").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: wrong PLUE_PKI_PASSPHRASE or corrupted key`,
+      ),
+    );
     expect(r.stderr).not.toContain("this is the wrong passphrase");
     expect(existsSync(join(dir, "client.key.pem"))).toBe(false);
   });
@@ -224,7 +234,9 @@ describe.concurrent("issue-client", () => {
     const dir = storeWithCa(new Date(Date.now() - 3640 * DAY_MS), 3650);
     const r = await pki(["issue-client", "--dir", dir]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^warning: client certificate notAfter cut back to the CA's notAfter \S+ \(pki.clientValidityDays 365 would reach \S+\)/);
+    expect(r.stderr).toMatch(
+      /^warning: client certificate notAfter cut back to the CA's notAfter \S+ \(pki.clientValidityDays 365 would reach \S+\)/,
+    );
     const ca = new X509Certificate(read(join(dir, "ca.pem")));
     const client = new X509Certificate(read(join(dir, "client.pem")));
     expect(client.validTo).toBe(ca.validTo);
@@ -285,7 +297,18 @@ describe.concurrent("status", () => {
       const role = String(entry.role);
       const path = join(store, `${role}.pem`);
       const x = new X509Certificate(read(path));
-      expect(Object.keys(entry).sort()).toEqual(["daysLeft", "fingerprintSha256", "issuer", "keyPath", "notAfter", "notBefore", "path", "role", "serial", "subject"]);
+      expect(Object.keys(entry).sort()).toEqual([
+        "daysLeft",
+        "fingerprintSha256",
+        "issuer",
+        "keyPath",
+        "notAfter",
+        "notBefore",
+        "path",
+        "role",
+        "serial",
+        "subject",
+      ]);
       expect(entry.path).toBe(path);
       expect(entry.keyPath).toBe(join(store, `${role}.key.pem`));
       expect(entry.serial).toBe(x.serialNumber.toUpperCase());
@@ -329,7 +352,12 @@ describe.concurrent("status", () => {
     const dir = dirs.make();
     const now = new Date();
     const ca = createCa({ organization: "Plue Example", validityDays: 390, now: new Date(now.getTime() - 400 * DAY_MS) });
-    const client = issueClientCertificate({ ca: { certPem: ca.certPem, keyPem: ca.keyPem }, organization: "Plue Example", validityDays: 5, now: new Date(now.getTime() - 20 * DAY_MS) });
+    const client = issueClientCertificate({
+      ca: { certPem: ca.certPem, keyPem: ca.keyPem },
+      organization: "Plue Example",
+      validityDays: 5,
+      now: new Date(now.getTime() - 20 * DAY_MS),
+    });
     writeFileSync(join(dir, "ca.pem"), ca.certPem);
     writeFileSync(join(dir, "client.pem"), client.certPem);
     const r = await pki(["status", "--dir", dir, "--json", "--warn-days", "0"], null);

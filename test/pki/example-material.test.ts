@@ -57,7 +57,15 @@ describe("config/pki/example", () => {
     expect(client.keyUsage).toEqual(["1.3.6.1.5.5.7.3.2"]);
     expect(ca.subject).toBe(`O=${config.pki.organization}\nCN=${config.pki.organization} Origin Pull CA`);
     // Signature and purpose checked by openssl too; the time is not (test material expires; see its README).
-    const r = await openssl(["verify", "-no_check_time", "-purpose", "sslclient", "-CAfile", join(PUBLIC_DIR, "ca.pem"), join(PUBLIC_DIR, "client.pem")]);
+    const r = await openssl([
+      "verify",
+      "-no_check_time",
+      "-purpose",
+      "sslclient",
+      "-CAfile",
+      join(PUBLIC_DIR, "ca.pem"),
+      join(PUBLIC_DIR, "client.pem"),
+    ]);
     expect(r.stdout.trim(), r.stderr).toBe(`${join(PUBLIC_DIR, "client.pem")}: OK`);
   });
 

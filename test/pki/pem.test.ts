@@ -31,7 +31,9 @@ describe("normalisePem", () => {
 
   it("drops text outside blocks and keeps several blocks in order", () => {
     const two = `subject=CN = x\n${block("CERTIFICATE", "AAAA")}\nBag Attributes\n${block("CERTIFICATE REQUEST", "BBBB")}`;
-    expect(normalisePem(two)).toBe("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE REQUEST-----\nBBBB\n-----END CERTIFICATE REQUEST-----\n");
+    expect(normalisePem(two)).toBe(
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE REQUEST-----\nBBBB\n-----END CERTIFICATE REQUEST-----\n",
+    );
     expect(parsePemBlocks(two).map((b) => b.label)).toEqual(["CERTIFICATE", "CERTIFICATE REQUEST"]);
   });
 

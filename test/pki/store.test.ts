@@ -20,7 +20,9 @@ const mode = (path: string): number => statSync(path).mode & 0o777;
 
 describe("resolveLayout", () => {
   it("puts private files in --dir and public copies in --dir/public", () => {
-    expect(resolveLayout({ repoRoot: "/repo", configDir: ".pki/x", configPublicDir: "config/pki/x", dirOverride: "store", cwd: "/work" })).toEqual({
+    expect(
+      resolveLayout({ repoRoot: "/repo", configDir: ".pki/x", configPublicDir: "config/pki/x", dirOverride: "store", cwd: "/work" }),
+    ).toEqual({
       privateDir: "/work/store",
       publicDir: "/work/store/public",
     });
@@ -108,7 +110,8 @@ describe("ensurePrivateDir", () => {
     const dir = join(dirs.make(), "store");
     mkdirSync(dir);
     chmodSync(dir, 0o755);
-    for (const name of ["ca.pem", "ca.key.pem", "client.key.pem.bak-20300102T030405Z-2", "origin.csr.pem"]) writeFileSync(join(dir, name), "");
+    for (const name of ["ca.pem", "ca.key.pem", "client.key.pem.bak-20300102T030405Z-2", "origin.csr.pem"])
+      writeFileSync(join(dir, name), "");
     mkdirSync(join(dir, "public"));
     const warnings: string[] = [];
     ensurePrivateDir(dir, (w) => warnings.push(w));
@@ -125,7 +128,9 @@ describe("ensurePrivateDir", () => {
     const warnings: string[] = [];
     ensurePrivateDir(dir, (w) => warnings.push(w));
     expect(mode(dir)).toBe(0o755);
-    expect(warnings).toEqual([`warning: ${dir}: private store directory has mode 0755 and holds other files (notes.txt); left unchanged. Use a directory of its own, mode 0700.`]);
+    expect(warnings).toEqual([
+      `warning: ${dir}: private store directory has mode 0755 and holds other files (notes.txt); left unchanged. Use a directory of its own, mode 0700.`,
+    ]);
   });
 
   it("fails if the path is a file", () => {

@@ -85,18 +85,21 @@ function attempt(port: number, client: { key: string; cert: string } | undefined
 }
 
 function startServer(rejectUnauthorized: boolean): Promise<[Server, number]> {
-  const server = createServer({ key: serverCert.keyPem, cert: serverCert.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized }, (socket) => {
-    const peer = socket.getPeerCertificate();
-    const reason = socket.authorizationError;
-    serverEvents.push({
-      kind: "secure",
-      authorized: socket.authorized,
-      ...(reason === undefined ? {} : { authorizationError: String(reason) }),
-      ...(peer.serialNumber === undefined ? {} : { peerSerial: peer.serialNumber }),
-    });
-    socket.on("data", (data: Buffer) => socket.write(`echo:${data.toString("utf8")}`));
-    socket.on("error", () => undefined);
-  });
+  const server = createServer(
+    { key: serverCert.keyPem, cert: serverCert.certPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized },
+    (socket) => {
+      const peer = socket.getPeerCertificate();
+      const reason = socket.authorizationError;
+      serverEvents.push({
+        kind: "secure",
+        authorized: socket.authorized,
+        ...(reason === undefined ? {} : { authorizationError: String(reason) }),
+        ...(peer.serialNumber === undefined ? {} : { peerSerial: peer.serialNumber }),
+      });
+      socket.on("data", (data: Buffer) => socket.write(`echo:${data.toString("utf8")}`));
+      socket.on("error", () => undefined);
+    },
+  );
   server.on("tlsClientError", (error: Error) => serverEvents.push({ kind: "tlsClientError", error: error.message }));
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve([server, (server.address() as AddressInfo).port])));
 }
@@ -163,7 +166,12 @@ describe("origin mTLS with our CA", () => {
   });
 
   it("rejects an expired client certificate (issued two years ago for one day)", async () => {
-    const expired = issueClientCertificate({ ca: issuing(ca), organization: ORG, validityDays: 1, now: new Date(NOW.getTime() - 2 * 365 * DAY_MS) });
+    const expired = issueClientCertificate({
+      ca: issuing(ca),
+      organization: ORG,
+      validityDays: 1,
+      now: new Date(NOW.getTime() - 2 * 365 * DAY_MS),
+    });
     expect(Date.parse(new X509Certificate(expired.certPem).validTo)).toBeLessThan(NOW.getTime());
     const client = { key: expired.keyPem, cert: expired.certPem };
     expectRejected(await attempt(enforcingPort, client));
@@ -171,7 +179,13 @@ describe("origin mTLS with our CA", () => {
   });
 
   it("rejects a certificate from our CA without the clientAuth purpose (serverAuth only)", async () => {
-    const wrongPurpose = issueCertificate({ ca: issuing(ca), commonName: "not a client", extendedKeyUsage: ["serverAuth"], validityDays: 30, now: NOW });
+    const wrongPurpose = issueCertificate({
+      ca: issuing(ca),
+      commonName: "not a client",
+      extendedKeyUsage: ["serverAuth"],
+      validityDays: 30,
+      now: NOW,
+    });
     const client = { key: wrongPurpose.keyPem, cert: wrongPurpose.certPem };
     expectRejected(await attempt(enforcingPort, client));
     expect(await rejectionReason(client)).toBe("INVALID_PURPOSE");

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { allObjects } from "../support/plan.ts";
-import { evaluate, fqdnAllows, formatMatrix, matrix, type Endpoint, type ExternalEndpoint, type PodEndpoint } from "../../review/netpol/index.ts";
+import {
+  evaluate,
+  fqdnAllows,
+  formatMatrix,
+  matrix,
+  type Endpoint,
+  type ExternalEndpoint,
+  type PodEndpoint,
+} from "../../review/netpol/index.ts";
 
 // --- small builders ---------------------------------------------------------------------------
 
@@ -48,8 +56,16 @@ describe("isolation", () => {
     const objects = [defaultDeny("runners"), defaultDeny("api")];
     const d = evaluate(objects, { from: runner, to: api, port: 8080 });
     expect(d.allowed).toBe(false);
-    expect(d.egress).toEqual({ allowed: false, isolated: true, reason: "egress denied: runners/default-deny-all isolates the pod and no rule matches" });
-    expect(d.ingress).toEqual({ allowed: false, isolated: true, reason: "ingress denied: api/default-deny-all isolates the pod and no rule matches" });
+    expect(d.egress).toEqual({
+      allowed: false,
+      isolated: true,
+      reason: "egress denied: runners/default-deny-all isolates the pod and no rule matches",
+    });
+    expect(d.ingress).toEqual({
+      allowed: false,
+      isolated: true,
+      reason: "ingress denied: api/default-deny-all isolates the pod and no rule matches",
+    });
     expect(d.reason).toBe(`${d.egress.reason}; ${d.ingress.reason}`);
   });
 
@@ -70,7 +86,9 @@ describe("isolation", () => {
 
 describe("policyTypes", () => {
   it("without policyTypes, an ingress-only policy isolates ingress but not egress", () => {
-    const objects = [np("runners", "ingress-only", { podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { app: "x" } } }] }] })];
+    const objects = [
+      np("runners", "ingress-only", { podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { app: "x" } } }] }] }),
+    ];
     const out = evaluate(objects, { from: runner, to: api, port: 443 });
     expect(out.egress).toMatchObject({ allowed: true, isolated: false });
     const into = evaluate(objects, { from: api, to: runner, port: 443 });
@@ -119,7 +137,20 @@ describe("union of policies", () => {
     np("runners", "allow-dns", {
       podSelector: {},
       policyTypes: ["Egress"],
-      egress: [{ to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }],
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+            },
+          ],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+      ],
     }),
     np("runners", "allow-api", {
       podSelector: { matchLabels: { app: "runner" } },
@@ -131,7 +162,12 @@ describe("union of policies", () => {
   it("allows what any selecting policy allows and names the rule", () => {
     const dns = evaluate(objects, { from: runner, to: kubeDns, port: 53, protocol: "UDP" });
     expect(dns.allowed).toBe(true);
-    expect(dns.egress).toEqual({ allowed: true, isolated: true, matchedBy: "runners/allow-dns rule 0", reason: "egress allowed by runners/allow-dns rule 0" });
+    expect(dns.egress).toEqual({
+      allowed: true,
+      isolated: true,
+      matchedBy: "runners/allow-dns rule 0",
+      reason: "egress allowed by runners/allow-dns rule 0",
+    });
     const toApi = evaluate(objects, { from: runner, to: api, port: 8080 });
     expect(toApi.egress.matchedBy).toBe("runners/allow-api rule 0");
   });
@@ -139,7 +175,9 @@ describe("union of policies", () => {
   it("denies the rest, listing every isolating policy", () => {
     const d = evaluate(objects, { from: runner, to: api, port: 9090 });
     expect(d.allowed).toBe(false);
-    expect(d.reason).toBe("egress denied: runners/allow-api, runners/allow-dns, runners/default-deny-all isolate the pod and no rule matches");
+    expect(d.reason).toBe(
+      "egress denied: runners/allow-api, runners/allow-dns, runners/default-deny-all isolate the pod and no rule matches",
+    );
     // A runners pod without app=runner is not selected by allow-api.
     expect(evaluate(objects, { from: pod("runners", { app: "x" }), to: api, port: 8080 }).allowed).toBe(false);
   });
@@ -149,7 +187,10 @@ describe("union of policies", () => {
 
 describe("peers", () => {
   const namespaces = [nsObject("api", { team: "core" }), nsObject("web", { team: "core" }), nsObject("batch", { team: "data" })];
-  const ingress = (from: unknown[]): Record<string, unknown>[] => [...namespaces, np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from }] })];
+  const ingress = (from: unknown[]): Record<string, unknown>[] => [
+    ...namespaces,
+    np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from }] }),
+  ];
   const allowed = (objects: unknown[], from: Endpoint): boolean => evaluate(objects, { from, to: api, port: 80 }).allowed;
 
   it("podSelector alone selects pods in the policy's namespace only", () => {
@@ -189,23 +230,45 @@ describe("peers", () => {
   });
 
   it("two separate elements are ORed", () => {
-    const objects = ingress([{ namespaceSelector: { matchLabels: { team: "core" } } }, { podSelector: { matchLabels: { role: "client" } } }]);
+    const objects = ingress([
+      { namespaceSelector: { matchLabels: { team: "core" } } },
+      { podSelector: { matchLabels: { role: "client" } } },
+    ]);
     expect(allowed(objects, pod("web", { role: "other" }))).toBe(true); // first element
     expect(allowed(objects, pod("api", { role: "client" }))).toBe(true); // both
     expect(allowed(objects, pod("batch", { role: "client" }))).toBe(false); // second is same-namespace only
   });
 
   it("uses the implicit kubernetes.io/metadata.name label and the extra namespaces argument", () => {
-    const byName = [np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }] }] })];
+    const byName = [
+      np("api", "p", {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }] }],
+      }),
+    ];
     expect(allowed(byName, pod("kube-system"))).toBe(true);
     expect(allowed(byName, pod("kube-public"))).toBe(false);
-    const byLabel = [np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchLabels: { tier: "system" } } }] }] })];
+    const byLabel = [
+      np("api", "p", {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { tier: "system" } } }] }],
+      }),
+    ];
     expect(evaluate(byLabel, { from: pod("kube-system"), to: api, port: 80 }).allowed).toBe(false);
     expect(evaluate(byLabel, { from: pod("kube-system"), to: api, port: 80 }, { "kube-system": { tier: "system" } }).allowed).toBe(true);
   });
 
   it("cannot remove kubernetes.io/metadata.name through Namespace labels", () => {
-    const objects = [nsObject("web", { "kubernetes.io/metadata.name": "spoofed" }), np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "web" } } }] }] })];
+    const objects = [
+      nsObject("web", { "kubernetes.io/metadata.name": "spoofed" }),
+      np("api", "p", {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "web" } } }] }],
+      }),
+    ];
     expect(allowed(objects, pod("web"))).toBe(true);
   });
 
@@ -222,8 +285,15 @@ describe("peers", () => {
 });
 
 describe("matchExpressions", () => {
-  const policy = (expressions: unknown[], matchLabels: Record<string, string> = {}): unknown[] => [np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels, matchExpressions: expressions } }] }] })];
-  const allowedFrom = (objects: unknown[], labels: Record<string, string>): boolean => evaluate(objects, { from: pod("api", labels), to: api, port: 80 }).allowed;
+  const policy = (expressions: unknown[], matchLabels: Record<string, string> = {}): unknown[] => [
+    np("api", "p", {
+      podSelector: {},
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ podSelector: { matchLabels, matchExpressions: expressions } }] }],
+    }),
+  ];
+  const allowedFrom = (objects: unknown[], labels: Record<string, string>): boolean =>
+    evaluate(objects, { from: pod("api", labels), to: api, port: 80 }).allowed;
 
   it("In", () => {
     const objects = policy([{ key: "env", operator: "In", values: ["prod", "staging"] }]);
@@ -247,7 +317,13 @@ describe("matchExpressions", () => {
   });
 
   it("ANDs all expressions and matchLabels", () => {
-    const objects = policy([{ key: "env", operator: "In", values: ["prod"] }, { key: "canary", operator: "DoesNotExist" }], { app: "web" });
+    const objects = policy(
+      [
+        { key: "env", operator: "In", values: ["prod"] },
+        { key: "canary", operator: "DoesNotExist" },
+      ],
+      { app: "web" },
+    );
     expect(allowedFrom(objects, { app: "web", env: "prod" })).toBe(true);
     expect(allowedFrom(objects, { app: "web", env: "prod", canary: "true" })).toBe(false);
     expect(allowedFrom(objects, { app: "db", env: "prod" })).toBe(false);
@@ -256,7 +332,11 @@ describe("matchExpressions", () => {
   it("applies to namespaceSelector and the policy's own podSelector too", () => {
     const objects = [
       nsObject("web", { env: "prod" }),
-      np("api", "p", { podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["api"] }] }, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "env", operator: "NotIn", values: ["dev"] }] } }] }] }),
+      np("api", "p", {
+        podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["api"] }] },
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "env", operator: "NotIn", values: ["dev"] }] } }] }],
+      }),
       nsObject("dev", { env: "dev" }),
     ];
     expect(evaluate(objects, { from: pod("web"), to: api, port: 80 }).allowed).toBe(true);
@@ -292,7 +372,13 @@ describe("ipBlock", () => {
   });
 
   it("supports IPv6 blocks with except", () => {
-    const objects = [np("runners", "v6", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "2001:db8::/32", except: ["2001:db8:bad::/48"] } }] }] })];
+    const objects = [
+      np("runners", "v6", {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [{ to: [{ ipBlock: { cidr: "2001:db8::/32", except: ["2001:db8:bad::/48"] } }] }],
+      }),
+    ];
     expect(evaluate(objects, { from: runner, to: ext("2001:db8:1::1"), port: 443 }).allowed).toBe(true);
     expect(evaluate(objects, { from: runner, to: ext("2001:db8:bad::1"), port: 443 }).allowed).toBe(false);
     expect(evaluate(objects, { from: runner, to: ext("2001:db9::1"), port: 443 }).allowed).toBe(false);
@@ -300,14 +386,18 @@ describe("ipBlock", () => {
   });
 
   it("matches a pod only through its ip, when it has one", () => {
-    const objects = [np("runners", "pods-range", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "10.4.0.0/14" } }] }] })];
+    const objects = [
+      np("runners", "pods-range", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "10.4.0.0/14" } }] }] }),
+    ];
     expect(evaluate(objects, { from: runner, to: pod("api", {}, { ip: "10.4.1.7" }), port: 80 }).allowed).toBe(true);
     expect(evaluate(objects, { from: runner, to: pod("api", {}, { ip: "10.9.1.7" }), port: 80 }).allowed).toBe(false);
     expect(evaluate(objects, { from: runner, to: pod("api"), port: 80 }).allowed).toBe(false);
   });
 
   it("pod selectors never match external endpoints", () => {
-    const objects = [np("runners", "p", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: {}, podSelector: {} }] }] })];
+    const objects = [
+      np("runners", "p", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: {}, podSelector: {} }] }] }),
+    ];
     expect(evaluate(objects, { from: runner, to: ext("8.8.8.8"), port: 53 }).allowed).toBe(false);
     expect(evaluate(objects, { from: runner, to: kubeDns, port: 53 }).allowed).toBe(true);
   });
@@ -316,15 +406,21 @@ describe("ipBlock", () => {
 // --- ports -------------------------------------------------------------------------------------
 
 describe("ports", () => {
-  const egress = (ports: unknown[] | undefined): unknown[] => [np("runners", "p", { podSelector: {}, policyTypes: ["Egress"], egress: [{ ...(ports === undefined ? {} : { ports }) }] })];
-  const ok = (objects: unknown[], port: number, protocol?: "TCP" | "UDP" | "SCTP"): boolean => evaluate(objects, { from: runner, to: kubeDns, port, ...(protocol ? { protocol } : {}) }).allowed;
+  const egress = (ports: unknown[] | undefined): unknown[] => [
+    np("runners", "p", { podSelector: {}, policyTypes: ["Egress"], egress: [{ ...(ports === undefined ? {} : { ports }) }] }),
+  ];
+  const ok = (objects: unknown[], port: number, protocol?: "TCP" | "UDP" | "SCTP"): boolean =>
+    evaluate(objects, { from: runner, to: kubeDns, port, ...(protocol ? { protocol } : {}) }).allowed;
 
   it("matches the protocol: UDP 53 listed does not allow TCP 53", () => {
     const udp = egress([{ protocol: "UDP", port: 53 }]);
     expect(ok(udp, 53, "UDP")).toBe(true);
     expect(ok(udp, 53, "TCP")).toBe(false);
     expect(ok(udp, 53)).toBe(false); // query default TCP
-    const both = egress([{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]);
+    const both = egress([
+      { protocol: "UDP", port: 53 },
+      { protocol: "TCP", port: 53 },
+    ]);
     expect(ok(both, 53, "TCP")).toBe(true);
   });
 
@@ -363,9 +459,13 @@ describe("ports", () => {
     const web = pod("api", { app: "api" }, { namedPorts: { http: 8080, dns: { port: 53, protocol: "UDP" } } });
     expect(evaluate(objects, { from: runner, to: web, port: 8080 }).allowed).toBe(true);
     expect(evaluate(objects, { from: runner, to: web, port: 80 }).allowed).toBe(false);
-    const udpRule = [np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: "dns", protocol: "UDP" }] }] })];
+    const udpRule = [
+      np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: "dns", protocol: "UDP" }] }] }),
+    ];
     expect(evaluate(udpRule, { from: runner, to: web, port: 53, protocol: "UDP" }).allowed).toBe(true);
-    const tcpRule = [np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: "dns", protocol: "TCP" }] }] })];
+    const tcpRule = [
+      np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: "dns", protocol: "TCP" }] }] }),
+    ];
     expect(evaluate(tcpRule, { from: runner, to: web, port: 53, protocol: "TCP" }).allowed).toBe(false);
   });
 
@@ -373,7 +473,7 @@ describe("ports", () => {
     const objects = [np("api", "p", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: "http" }] }] })];
     const d = evaluate(objects, { from: runner, to: api, port: 80 });
     expect(d.allowed).toBe(false);
-    expect(d.reason).toContain("api/p rule 0 names port \"http\"");
+    expect(d.reason).toContain('api/p rule 0 names port "http"');
     expect(d.reason).toContain("does not declare");
   });
 
@@ -382,7 +482,7 @@ describe("ports", () => {
     expect(evaluate(objects, { from: runner, to: pod("api", {}, { namedPorts: { https: 8443 } }), port: 8443 }).allowed).toBe(true);
     const toExt = evaluate(objects, { from: runner, to: ext("8.8.8.8"), port: 443 });
     expect(toExt.allowed).toBe(false);
-    expect(toExt.reason).toContain("names port \"https\"");
+    expect(toExt.reason).toContain('names port "https"');
   });
 
   it("requires both the peer and the port of one rule", () => {
@@ -406,7 +506,13 @@ describe("ports", () => {
 
 describe("external endpoints", () => {
   it("external source: only ingress of the destination pod is checked", () => {
-    const objects = [np("api", "from-lb", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ ipBlock: { cidr: "130.211.0.0/22" } }], ports: [{ port: 8080 }] }] })];
+    const objects = [
+      np("api", "from-lb", {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ ipBlock: { cidr: "130.211.0.0/22" } }], ports: [{ port: 8080 }] }],
+      }),
+    ];
     const d = evaluate(objects, { from: ext("130.211.1.2"), to: api, port: 8080 });
     expect(d.allowed).toBe(true);
     expect(d.egress.reason).toBe("egress not checked: the source is external");
@@ -415,7 +521,14 @@ describe("external endpoints", () => {
   });
 
   it("pod to external: only egress of the source is checked", () => {
-    const objects = [defaultDeny("api"), np("api", "to-sql", { podSelector: { matchLabels: { app: "api" } }, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: [{ port: 5432 }] }] })];
+    const objects = [
+      defaultDeny("api"),
+      np("api", "to-sql", {
+        podSelector: { matchLabels: { app: "api" } },
+        policyTypes: ["Egress"],
+        egress: [{ to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: [{ port: 5432 }] }],
+      }),
+    ];
     const d = evaluate(objects, { from: api, to: ext("10.20.0.5", "cloud-sql"), port: 5432 });
     expect(d.allowed).toBe(true);
     expect(d.ingress.reason).toBe("ingress not checked: the destination is external");
@@ -442,7 +555,12 @@ describe("fqdnAllows", () => {
   ];
 
   it("allows exact names on the listed port, case-insensitively", () => {
-    expect(fqdnAllows(objects, runner, "github.com", 443)).toEqual({ allowed: true, isolated: true, matchedBy: "FQDNNetworkPolicy runners/allow-github rule 0", reason: "egress to github.com allowed by FQDNNetworkPolicy runners/allow-github rule 0" });
+    expect(fqdnAllows(objects, runner, "github.com", 443)).toEqual({
+      allowed: true,
+      isolated: true,
+      matchedBy: "FQDNNetworkPolicy runners/allow-github rule 0",
+      reason: "egress to github.com allowed by FQDNNetworkPolicy runners/allow-github rule 0",
+    });
     expect(fqdnAllows(objects, runner, "GitHub.com.", 443).allowed).toBe(true);
     expect(fqdnAllows(objects, runner, "github.com", 80).allowed).toBe(false);
     expect(fqdnAllows(objects, runner, "github.com", 443, "UDP").allowed).toBe(false);
@@ -461,7 +579,11 @@ describe("fqdnAllows", () => {
   });
 
   it("does not apply to unselected pods or external sources", () => {
-    expect(fqdnAllows(objects, pod("runners", { app: "other" }), "github.com", 443)).toEqual({ allowed: false, isolated: false, reason: "no FQDNNetworkPolicy selects the pod" });
+    expect(fqdnAllows(objects, pod("runners", { app: "other" }), "github.com", 443)).toEqual({
+      allowed: false,
+      isolated: false,
+      reason: "no FQDNNetworkPolicy selects the pod",
+    });
     expect(fqdnAllows(objects, pod("api", { app: "runner" }), "github.com", 443).allowed).toBe(false);
     expect(fqdnAllows(objects, ext("1.2.3.4"), "github.com", 443).allowed).toBe(false);
   });
@@ -480,11 +602,15 @@ describe("fqdnAllows", () => {
 
   it("rejects malformed FQDN policies and hosts", () => {
     const oldForm = [fqdnPolicy("runners", "to", { podSelector: {}, egress: [{ to: [{ fqdns: ["github.com"] }] }] })];
-    expect(() => fqdnAllows(oldForm, runner, "github.com", 443)).toThrow(/FQDNNetworkPolicy runners\/to: spec\.egress\[0\]: unknown field "to"/);
+    expect(() => fqdnAllows(oldForm, runner, "github.com", 443)).toThrow(
+      /FQDNNetworkPolicy runners\/to: spec\.egress\[0\]: unknown field "to"/,
+    );
     const both = [fqdnPolicy("runners", "both", { podSelector: {}, egress: [{ matches: [{ name: "a.com", pattern: "*.a.com" }] }] })];
     expect(() => fqdnAllows(both, runner, "a.com", 443)).toThrow(/give exactly one of name or pattern/);
     const noNames = [fqdnPolicy("runners", "empty", { podSelector: {}, egress: [{ ports: [{ port: 443 }] }] })];
-    expect(() => fqdnAllows(noNames, runner, "github.com", 443)).toThrow(/FQDNNetworkPolicy runners\/empty: spec\.egress\[0\]\.matches: an FQDN rule must name at least one host/);
+    expect(() => fqdnAllows(noNames, runner, "github.com", 443)).toThrow(
+      /FQDNNetworkPolicy runners\/empty: spec\.egress\[0\]\.matches: an FQDN rule must name at least one host/,
+    );
     const badName = [fqdnPolicy("runners", "bad", { podSelector: {}, egress: [{ matches: [{ name: "git*hub.com" }] }] })];
     expect(() => fqdnAllows(badName, runner, "github.com", 443)).toThrow(/runners\/bad: spec\.egress\[0\]\.matches\[0\]/);
     expect(() => fqdnAllows(objects, runner, "not a host", 443)).toThrow(/is not a DNS name/);
@@ -504,28 +630,40 @@ describe("malformed policies throw, naming the policy", () => {
   });
 
   it("operator value arity", () => {
-    expect(() => run(withIngressPeer({ podSelector: { matchExpressions: [{ key: "a", operator: "In", values: [] }] } }))).toThrow(/api\/bad: .*operator In needs at least one value/);
-    expect(() => run(withIngressPeer({ podSelector: { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] } }))).toThrow(/api\/bad: .*operator Exists takes no values/);
+    expect(() => run(withIngressPeer({ podSelector: { matchExpressions: [{ key: "a", operator: "In", values: [] }] } }))).toThrow(
+      /api\/bad: .*operator In needs at least one value/,
+    );
+    expect(() => run(withIngressPeer({ podSelector: { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] } }))).toThrow(
+      /api\/bad: .*operator Exists takes no values/,
+    );
   });
 
   it("peer shapes", () => {
-    expect(() => run(withIngressPeer({}))).toThrow(/api\/bad: spec\.ingress\[0\]\.from\[0\]: a peer needs podSelector, namespaceSelector or ipBlock/);
+    expect(() => run(withIngressPeer({}))).toThrow(
+      /api\/bad: spec\.ingress\[0\]\.from\[0\]: a peer needs podSelector, namespaceSelector or ipBlock/,
+    );
     expect(() => run(withIngressPeer({ ipBlock: { cidr: "10.0.0.0/8" }, podSelector: {} }))).toThrow(/ipBlock may not be combined/);
     expect(() => run(withIngressPeer({ ipBlock: { cidr: "10.0.0.1/8" } }))).toThrow(/"10\.0\.0\.1\/8" is not a CIDR block/);
-    expect(() => run(withIngressPeer({ ipBlock: { cidr: "10.0.0.0/8", except: ["11.0.0.0/8"] } }))).toThrow(/11\.0\.0\.0\/8 is not a strict subset of 10\.0\.0\.0\/8/);
+    expect(() => run(withIngressPeer({ ipBlock: { cidr: "10.0.0.0/8", except: ["11.0.0.0/8"] } }))).toThrow(
+      /11\.0\.0\.0\/8 is not a strict subset of 10\.0\.0\.0\/8/,
+    );
     expect(() => run(withIngressPeer({ ipBlock: { cidr: "10.0.0.0/8", except: ["10.0.0.0/8"] } }))).toThrow(/not a strict subset/);
     expect(() => run(withIngressPeer({ ipBlock: { cidr: "2001:db8::/32", except: ["10.0.0.0/8"] } }))).toThrow(/not a strict subset/);
     expect(() => run(withIngressPeer({ podSelector: { matchLabels: { enabled: true } } }))).toThrow(/label value must be a string/);
   });
 
   it("unknown fields (a typo must not widen a rule)", () => {
-    expect(() => run([np("api", "typo", { podSelector: {}, ingress: [{ form: [{ podSelector: {} }] }] })])).toThrow(/NetworkPolicy api\/typo: spec\.ingress\[0\]: unknown field "form"/);
+    expect(() => run([np("api", "typo", { podSelector: {}, ingress: [{ form: [{ podSelector: {} }] }] })])).toThrow(
+      /NetworkPolicy api\/typo: spec\.ingress\[0\]: unknown field "form"/,
+    );
     expect(() => run([np("api", "typo", { podSelector: {}, policyType: ["Egress"] })])).toThrow(/unknown field "policyType"/);
   });
 
   it("ports", () => {
     const withPort = (port: unknown): unknown[] => [np("api", "bad", { podSelector: {}, ingress: [{ ports: [port] }] })];
-    expect(() => run(withPort({ protocol: "ICMP", port: 1 }))).toThrow(/api\/bad: spec\.ingress\[0\]\.ports\[0\]\.protocol: "ICMP" is not one of TCP, UDP, SCTP/);
+    expect(() => run(withPort({ protocol: "ICMP", port: 1 }))).toThrow(
+      /api\/bad: spec\.ingress\[0\]\.ports\[0\]\.protocol: "ICMP" is not one of TCP, UDP, SCTP/,
+    );
     expect(() => run(withPort({ port: 70000 }))).toThrow(/port number 1-65535/);
     expect(() => run(withPort({ port: "80" }))).toThrow(/neither a number nor a valid port name/);
     expect(() => run(withPort({ port: "http", endPort: 90 }))).toThrow(/endPort needs a numeric port/);
@@ -533,10 +671,16 @@ describe("malformed policies throw, naming the policy", () => {
   });
 
   it("spec and metadata", () => {
-    expect(() => run([np("api", "bad", { podSelector: {}, policyTypes: ["Both"] })])).toThrow(/api\/bad: spec\.policyTypes\[0\]: "Both" is not one of Ingress, Egress/);
+    expect(() => run([np("api", "bad", { podSelector: {}, policyTypes: ["Both"] })])).toThrow(
+      /api\/bad: spec\.policyTypes\[0\]: "Both" is not one of Ingress, Egress/,
+    );
     expect(() => run([np("api", "bad", { policyTypes: ["Ingress"] })])).toThrow(/api\/bad: spec\.podSelector: missing/);
-    expect(() => run([{ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "nons" }, spec: { podSelector: {} } }])).toThrow(/NetworkPolicy \?\/nons: metadata\.namespace: missing/);
-    expect(() => run([np("api", "dup", { podSelector: {} }), np("api", "dup", { podSelector: {} })])).toThrow(/NetworkPolicy api\/dup is defined more than once/);
+    expect(() =>
+      run([{ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "nons" }, spec: { podSelector: {} } }]),
+    ).toThrow(/NetworkPolicy \?\/nons: metadata\.namespace: missing/);
+    expect(() => run([np("api", "dup", { podSelector: {} }), np("api", "dup", { podSelector: {} })])).toThrow(
+      /NetworkPolicy api\/dup is defined more than once/,
+    );
   });
 
   it("invalid queries", () => {
@@ -551,7 +695,12 @@ describe("input filtering", () => {
     const objects = [
       null,
       { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x", namespace: "api" }, spec: { nonsense: true } },
-      { apiVersion: "crd.projectcalico.org/v1", kind: "NetworkPolicy", metadata: { name: "calico", namespace: "api" }, spec: { selector: "all()" } },
+      {
+        apiVersion: "crd.projectcalico.org/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: "calico", namespace: "api" },
+        spec: { selector: "all()" },
+      },
     ];
     expect(evaluate(objects, { from: runner, to: api, port: 80 }).allowed).toBe(true);
   });
@@ -565,17 +714,31 @@ describe("input filtering", () => {
 // --- matrix ------------------------------------------------------------------------------------
 
 describe("matrix", () => {
-  const dnsPeer = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } };
-  const dnsPorts = [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }];
+  const dnsPeer = {
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+  };
+  const dnsPorts = [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ];
   const plan = [
     nsObject("api"),
     nsObject("runners"),
     defaultDeny("api"),
     defaultDeny("runners"),
     np("runners", "allow-dns", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [dnsPeer], ports: dnsPorts }] }),
-    np("runners", "allow-internet", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "10.0.0.0/8"] } }], ports: [{ port: 443 }] }] }),
+    np("runners", "allow-internet", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "10.0.0.0/8"] } }], ports: [{ port: 443 }] }],
+    }),
     np("api", "allow-dns", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [dnsPeer], ports: dnsPorts }] }),
-    np("api", "allow-cloud-sql", { podSelector: { matchLabels: { app: "api" } }, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: [{ port: 5432 }] }] }),
+    np("api", "allow-cloud-sql", {
+      podSelector: { matchLabels: { app: "api" } },
+      policyTypes: ["Egress"],
+      egress: [{ to: [{ ipBlock: { cidr: "10.20.0.5/32" } }], ports: [{ port: 5432 }] }],
+    }),
   ];
   const endpoints: Record<string, Endpoint> = {
     runner,
@@ -632,12 +795,19 @@ describe("matrix", () => {
 
 describe("decision reason", () => {
   it("names the allowing rules, or why each checked direction is open", () => {
-    const objects = [np("api", "in", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{}] }), np("runners", "out", { podSelector: {}, policyTypes: ["Egress"], egress: [{}] })];
-    expect(evaluate(objects, { from: runner, to: api, port: 80 }).reason).toBe("egress allowed by runners/out rule 0; ingress allowed by api/in rule 0");
+    const objects = [
+      np("api", "in", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{}] }),
+      np("runners", "out", { podSelector: {}, policyTypes: ["Egress"], egress: [{}] }),
+    ];
+    expect(evaluate(objects, { from: runner, to: api, port: 80 }).reason).toBe(
+      "egress allowed by runners/out rule 0; ingress allowed by api/in rule 0",
+    );
     expect(evaluate([], { from: runner, to: api, port: 80 }).reason).toBe(
       "egress allowed: no NetworkPolicy selects the pod for egress (not isolated); ingress allowed: no NetworkPolicy selects the pod for ingress (not isolated)",
     );
-    expect(evaluate([], { from: ext("1.1.1.1"), to: api, port: 80 }).reason).toBe("ingress allowed: no NetworkPolicy selects the pod for ingress (not isolated)");
+    expect(evaluate([], { from: ext("1.1.1.1"), to: api, port: 80 }).reason).toBe(
+      "ingress allowed: no NetworkPolicy selects the pod for ingress (not isolated)",
+    );
   });
 });
 

@@ -36,7 +36,10 @@ describe("npm run review", () => {
   it("fails if a private key reaches the plan, naming the file", () => {
     const dir = copyOfPlan("leak");
     const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    writeFileSync(join(dir, "k8s", "leak.k8s.yaml"), `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n  key: |\n    ${key.split("\n").join("\n    ")}\n`);
+    writeFileSync(
+      join(dir, "k8s", "leak.k8s.yaml"),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n  key: |\n    ${key.split("\n").join("\n    ")}\n`,
+    );
     const r = reviewCommand(["--plan", dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("k8s/leak.k8s.yaml:");
@@ -45,7 +48,12 @@ describe("npm run review", () => {
   it("fails if a NetworkPolicy change breaks a promised flow", () => {
     const dir = copyOfPlan("broken-dns");
     const file = join(dir, "k8s", "network-policies.k8s.yaml");
-    writeFileSync(file, readFileSync(file, "utf8").replace("name: runner-egress-dns", "name: runner-egress-dns-renamed").replace(/k8s-app: kube-dns/g, "k8s-app: not-dns"));
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8")
+        .replace("name: runner-egress-dns", "name: runner-egress-dns-renamed")
+        .replace(/k8s-app: kube-dns/g, "k8s-app: not-dns"),
+    );
     const r = reviewCommand(["--plan", dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("expected allow: runner -> kube-dns:53/UDP");

@@ -54,7 +54,9 @@ describe("bootstrap stack", () => {
   });
 
   it("expires non-current state versions only after the retention period", () => {
-    expect(bucket.lifecycle_rule).toEqual([{ action: { type: "Delete" }, condition: { days_since_noncurrent_time: 90, with_state: "ARCHIVED" } }]);
+    expect(bucket.lifecycle_rule).toEqual([
+      { action: { type: "Delete" }, condition: { days_since_noncurrent_time: 90, with_state: "ARCHIVED" } },
+    ]);
   });
 
   it("audit-logs data access to KMS, Secret Manager and Storage", () => {

@@ -24,7 +24,11 @@ describe("cluster stack", () => {
   });
 
   it("has private nodes and a private-only IP endpoint", () => {
-    expect(cluster.private_cluster_config).toMatchObject({ enable_private_nodes: true, enable_private_endpoint: true, master_ipv4_cidr_block: "172.16.0.32/28" });
+    expect(cluster.private_cluster_config).toMatchObject({
+      enable_private_nodes: true,
+      enable_private_endpoint: true,
+      master_ipv4_cidr_block: "172.16.0.32/28",
+    });
   });
 
   it("lets CI reach the control plane through the IAM-authenticated DNS endpoint", () => {
@@ -32,7 +36,11 @@ describe("cluster stack", () => {
   });
 
   it("restricts the IP endpoint to authorized networks, none from Google Cloud's public ranges", () => {
-    expect(cluster.master_authorized_networks_config).toEqual({ gcp_public_cidrs_access_enabled: false, private_endpoint_enforcement_enabled: true, cidr_blocks: [] });
+    expect(cluster.master_authorized_networks_config).toEqual({
+      gcp_public_cidrs_access_enabled: false,
+      private_endpoint_enforcement_enabled: true,
+      cidr_blocks: [],
+    });
   });
 
   it("enables Workload Identity", () => {
@@ -55,8 +63,12 @@ describe("cluster stack", () => {
     expect(key.rotation_period).toBe(`${90 * 86400}s`);
     expect(key.key_ring).toBe("projects/plue-example/locations/us-central1/keyRings/plue-keyring");
     const grant = only(tf, "google_kms_crypto_key_iam_member") as Record<string, any>;
-    expect(grant.member).toMatch(/^serviceAccount:service-\$\{data\.google_project\.[^}]+\.number\}@container-engine-robot\.iam\.gserviceaccount\.com$/);
-    expect(cluster.depends_on).toContain(`google_kms_crypto_key_iam_member.${Object.keys(resources(tf, "google_kms_crypto_key_iam_member"))[0]}`);
+    expect(grant.member).toMatch(
+      /^serviceAccount:service-\$\{data\.google_project\.[^}]+\.number\}@container-engine-robot\.iam\.gserviceaccount\.com$/,
+    );
+    expect(cluster.depends_on).toContain(
+      `google_kms_crypto_key_iam_member.${Object.keys(resources(tf, "google_kms_crypto_key_iam_member"))[0]}`,
+    );
   });
 
   it("follows a release channel and a daily maintenance window", () => {
@@ -76,7 +88,10 @@ describe("cluster stack", () => {
 
   it("limits anonymous authentication and insecure RBAC bindings", () => {
     expect(cluster.anonymous_authentication_config).toEqual({ mode: "LIMITED" });
-    expect(cluster.rbac_binding_config).toEqual({ enable_insecure_binding_system_authenticated: false, enable_insecure_binding_system_unauthenticated: false });
+    expect(cluster.rbac_binding_config).toEqual({
+      enable_insecure_binding_system_authenticated: false,
+      enable_insecure_binding_system_unauthenticated: false,
+    });
   });
 
   it("turns on logging and monitoring with managed Prometheus", () => {

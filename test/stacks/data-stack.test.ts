@@ -14,6 +14,8 @@ describe("data stack", () => {
   });
 
   it("holds both the database and the secrets", () => {
-    expect(Object.keys(tf.resource ?? {})).toEqual(expect.arrayContaining(["google_sql_database_instance", "google_secret_manager_secret", "google_secret_manager_secret_iam_member"]));
+    expect(Object.keys(tf.resource ?? {})).toEqual(
+      expect.arrayContaining(["google_sql_database_instance", "google_secret_manager_secret", "google_secret_manager_secret_iam_member"]),
+    );
   });
 });

@@ -79,7 +79,11 @@ describe("edge stack", () => {
   });
 
   it("normalises URLs at Cloudflare, also those sent to the origin", () => {
-    expect(only(tf, "cloudflare_url_normalization_settings")).toMatchObject({ scope: "both", type: "cloudflare", zone_id: config.edge.cloudflareZoneId });
+    expect(only(tf, "cloudflare_url_normalization_settings")).toMatchObject({
+      scope: "both",
+      type: "cloudflare",
+      zone_id: config.edge.cloudflareZoneId,
+    });
   });
 
   it("uploads the committed client certificate for AOP, normalised with exactly one trailing newline", () => {
@@ -111,7 +115,9 @@ describe("edge stack", () => {
     expect(record).toMatchObject({ name: config.edge.domain, type: "A", proxied: true, ttl: 1, zone_id: config.edge.cloudflareZoneId });
     expect(record.content).toBe(ref("google_compute_global_address", "address"));
     expect(only(tf, "google_compute_global_address")).toMatchObject({ address_type: "EXTERNAL", ip_version: "IPV4" });
-    expect(record.depends_on).toEqual(expect.arrayContaining([addr("cloudflare_authenticated_origin_pulls_settings"), addr("google_compute_global_forwarding_rule")]));
+    expect(record.depends_on).toEqual(
+      expect.arrayContaining([addr("cloudflare_authenticated_origin_pulls_settings"), addr("google_compute_global_forwarding_rule")]),
+    );
   });
 
   it("requests the Origin CA certificate from the committed CSR, with the configured hostnames and validity", () => {
@@ -137,7 +143,10 @@ describe("edge stack", () => {
 
   it("rejects clients without a valid certificate (ServerTlsPolicy REJECT_INVALID with the trust config)", () => {
     const tls = only(tf, "google_network_security_server_tls_policy") as Json;
-    expect(tls.mtls_policy).toEqual({ client_validation_mode: "REJECT_INVALID", client_validation_trust_config: ref("google_certificate_manager_trust_config", "id") });
+    expect(tls.mtls_policy).toEqual({
+      client_validation_mode: "REJECT_INVALID",
+      client_validation_trust_config: ref("google_certificate_manager_trust_config", "id"),
+    });
     expect(tls.location).toBe("global");
     expect(tls.allow_open).toBeUndefined();
   });
@@ -165,7 +174,12 @@ describe("edge stack", () => {
   it("listens on 443 only, EXTERNAL_MANAGED, on the reserved address (no HTTP listener)", () => {
     const rules = Object.values(resources(tf, "google_compute_global_forwarding_rule")) as Json[];
     expect(rules).toHaveLength(1);
-    expect(rules[0]).toMatchObject({ load_balancing_scheme: "EXTERNAL_MANAGED", port_range: "443", ip_protocol: "TCP", ip_address: ref("google_compute_global_address", "address") });
+    expect(rules[0]).toMatchObject({
+      load_balancing_scheme: "EXTERNAL_MANAGED",
+      port_range: "443",
+      ip_protocol: "TCP",
+      ip_address: ref("google_compute_global_address", "address"),
+    });
     expect(rules[0]?.target).toBe(ref("google_compute_target_https_proxy", "id"));
     expect(tf.resource?.google_compute_target_http_proxy).toBeUndefined();
   });
@@ -198,11 +212,18 @@ describe("edge stack", () => {
 
   it("health-checks the API over HTTP on its port and health path", () => {
     expect(backend.health_checks).toEqual([ref("google_compute_health_check", "id")]);
-    expect((only(tf, "google_compute_health_check") as Json).http_health_check).toEqual({ port: config.api.port, request_path: config.api.healthPath });
+    expect((only(tf, "google_compute_health_check") as Json).http_health_check).toEqual({
+      port: config.api.port,
+      request_path: config.api.healthPath,
+    });
   });
 
   it("is an EXTERNAL_MANAGED HTTP backend service with logging on", () => {
-    expect(backend).toMatchObject({ load_balancing_scheme: "EXTERNAL_MANAGED", protocol: "HTTP", log_config: { enable: true, sample_rate: 1 } });
+    expect(backend).toMatchObject({
+      load_balancing_scheme: "EXTERNAL_MANAGED",
+      protocol: "HTTP",
+      log_config: { enable: true, sample_rate: 1 },
+    });
   });
 
   it("attaches the Cloud Armor policy to the backend service", () => {
@@ -247,7 +268,9 @@ describe("edge stack", () => {
   });
 
   it("lets the rate-limit rules admit only Cloudflare's ranges (no path-only bypass of the allow-list)", () => {
-    const union = throttleRules.flatMap((r) => [...(r.match.expr.expression as string).matchAll(/inIpRange\(origin\.ip, '([^']+)'\)/g)].map((m) => m[1]));
+    const union = throttleRules.flatMap((r) =>
+      [...(r.match.expr.expression as string).matchAll(/inIpRange\(origin\.ip, '([^']+)'\)/g)].map((m) => m[1]),
+    );
     expect([...union].sort()).toEqual([...cidrs].sort());
     // The rules language allows five subexpressions: the path and at most four ranges.
     for (const r of throttleRules) expect((r.match.expr.expression as string).match(/inIpRange/g)?.length).toBeLessThanOrEqual(4);
@@ -292,16 +315,26 @@ describe("edge stack, other inputs", () => {
   });
 
   it("follows the configured rate limit and ranges", () => {
-    const out = build((c) => ({ ...c, edge: { ...c.edge, authRateLimitPerMinute: 25, cloudflareRanges: { ...c.edge.cloudflareRanges, cidrs: ["198.51.100.0/24"] } } }));
+    const out = build((c) => ({
+      ...c,
+      edge: { ...c.edge, authRateLimitPerMinute: 25, cloudflareRanges: { ...c.edge.cloudflareRanges, cidrs: ["198.51.100.0/24"] } },
+    }));
     const r = (Object.values(out.resource.google_compute_security_policy as Json)[0] as Json).rule as Json[];
-    expect(r.map((x) => [x.priority, x.action])).toEqual([[900, "throttle"], [1000, "allow"], [2147483647, "deny(403)"]]);
+    expect(r.map((x) => [x.priority, x.action])).toEqual([
+      [900, "throttle"],
+      [1000, "allow"],
+      [2147483647, "deny(403)"],
+    ]);
     expect(r[0]?.rate_limit_options.rate_limit_threshold).toEqual({ count: 25, interval_sec: 60 });
     expect(r[1]?.match.config.src_ip_ranges).toEqual(["198.51.100.0/24"]);
   });
 
   it("fails if a Cloudflare range is listed twice", () => {
-    expect(() => build((c) => ({ ...c, edge: { ...c.edge, cloudflareRanges: { ...c.edge.cloudflareRanges, cidrs: ["198.51.100.0/24", "198.51.100.0/24"] } } }))).toThrow(
-      /'allowedSourceRanges' lists a range twice \(got 198\.51\.100\.0\/24, 198\.51\.100\.0\/24\)\. List each range once\./,
-    );
+    expect(() =>
+      build((c) => ({
+        ...c,
+        edge: { ...c.edge, cloudflareRanges: { ...c.edge.cloudflareRanges, cidrs: ["198.51.100.0/24", "198.51.100.0/24"] } },
+      })),
+    ).toThrow(/'allowedSourceRanges' lists a range twice \(got 198\.51\.100\.0\/24, 198\.51\.100\.0\/24\)\. List each range once\./);
   });
 });

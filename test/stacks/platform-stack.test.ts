@@ -26,7 +26,8 @@ const objects: unknown[] = [
   { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace.metadata.name, labels: namespace.metadata.labels } },
 ];
 const pod = (labels: Record<string, string>, ns = "external-secrets"): PodEndpoint => ({ kind: "pod", namespace: ns, labels });
-const ext = (ip: string, name?: string): ExternalEndpoint => (name === undefined ? { kind: "external", ip } : { kind: "external", ip, name });
+const ext = (ip: string, name?: string): ExternalEndpoint =>
+  name === undefined ? { kind: "external", ip } : { kind: "external", ip, name };
 const controller = pod(OPERATOR_POD_LABELS.controller);
 const webhook = pod(OPERATOR_POD_LABELS.webhook);
 const certController = pod(OPERATOR_POD_LABELS.certController);
@@ -34,19 +35,76 @@ const operatorPods = { controller, webhook, certController };
 const kubeDns = pod({ "k8s-app": "kube-dns" }, "kube-system");
 const apiServer = ext("172.16.0.34");
 const metadataServer = ext("169.254.169.254", "metadata.google.internal");
-const allowed = (from: Endpoint, to: Endpoint, port: number, protocol: Protocol = "TCP") => evaluate(objects, { from, to, port, protocol }).allowed;
+const allowed = (from: Endpoint, to: Endpoint, port: number, protocol: Protocol = "TCP") =>
+  evaluate(objects, { from, to, port, protocol }).allowed;
 
 /** Top-level values of chart external-secrets 2.0.1 (its values.schema.json). */
 const CHART_2_0_1_VALUES = [
-  "affinity", "bitwarden-sdk-server", "certController", "commonLabels", "concurrent", "controllerClass", "crds", "createOperator",
-  "deploymentAnnotations", "dnsConfig", "dnsPolicy", "enableHTTP2", "extendedMetricLabels", "extraArgs", "extraContainers", "extraEnv",
-  "extraInitContainers", "extraObjects", "extraVolumeMounts", "extraVolumes", "fullnameOverride", "genericTargets", "global",
-  "grafanaDashboard", "hostAliases", "hostNetwork", "hostUsers", "image", "imagePullSecrets", "installCRDs", "leaderElect",
-  "livenessProbe", "log", "metrics", "nameOverride", "namespaceOverride", "nodeSelector", "openshiftFinalizers", "podAnnotations",
-  "podDisruptionBudget", "podLabels", "podSecurityContext", "podSpecExtra", "priorityClassName", "processClusterExternalSecret",
-  "processClusterGenerator", "processClusterPushSecret", "processClusterStore", "processPushSecret", "processSecretStore", "rbac",
-  "replicaCount", "resources", "revisionHistoryLimit", "scopedNamespace", "scopedRBAC", "securityContext", "service", "serviceAccount",
-  "serviceMonitor", "strategy", "systemAuthDelegator", "tolerations", "topologySpreadConstraints", "webhook",
+  "affinity",
+  "bitwarden-sdk-server",
+  "certController",
+  "commonLabels",
+  "concurrent",
+  "controllerClass",
+  "crds",
+  "createOperator",
+  "deploymentAnnotations",
+  "dnsConfig",
+  "dnsPolicy",
+  "enableHTTP2",
+  "extendedMetricLabels",
+  "extraArgs",
+  "extraContainers",
+  "extraEnv",
+  "extraInitContainers",
+  "extraObjects",
+  "extraVolumeMounts",
+  "extraVolumes",
+  "fullnameOverride",
+  "genericTargets",
+  "global",
+  "grafanaDashboard",
+  "hostAliases",
+  "hostNetwork",
+  "hostUsers",
+  "image",
+  "imagePullSecrets",
+  "installCRDs",
+  "leaderElect",
+  "livenessProbe",
+  "log",
+  "metrics",
+  "nameOverride",
+  "namespaceOverride",
+  "nodeSelector",
+  "openshiftFinalizers",
+  "podAnnotations",
+  "podDisruptionBudget",
+  "podLabels",
+  "podSecurityContext",
+  "podSpecExtra",
+  "priorityClassName",
+  "processClusterExternalSecret",
+  "processClusterGenerator",
+  "processClusterPushSecret",
+  "processClusterStore",
+  "processPushSecret",
+  "processSecretStore",
+  "rbac",
+  "replicaCount",
+  "resources",
+  "revisionHistoryLimit",
+  "scopedNamespace",
+  "scopedRBAC",
+  "securityContext",
+  "service",
+  "serviceAccount",
+  "serviceMonitor",
+  "strategy",
+  "systemAuthDelegator",
+  "tolerations",
+  "topologySpreadConstraints",
+  "webhook",
 ];
 
 describe("platform stack", () => {
@@ -79,7 +137,12 @@ describe("platform stack", () => {
   });
 
   it("pins the chart: repository, name and the configured exact version", () => {
-    expect(release).toMatchObject({ name: "external-secrets", repository: "https://charts.external-secrets.io", chart: "external-secrets", version: "2.0.1" });
+    expect(release).toMatchObject({
+      name: "external-secrets",
+      repository: "https://charts.external-secrets.io",
+      chart: "external-secrets",
+      version: "2.0.1",
+    });
   });
 
   it("installs the CRDs with the chart", () => {
@@ -135,15 +198,24 @@ describe("platform stack", () => {
 
   it("lets each Kubernetes service account impersonate only its own Google service account", () => {
     expect(wiBindings.map((b) => [b.service_account_id, b.role, b.member]).sort()).toEqual([
-      ["projects/plue-example/serviceAccounts/plue-eso-api@plue-example.iam.gserviceaccount.com", "roles/iam.workloadIdentityUser", "serviceAccount:plue-example.svc.id.goog[external-secrets/eso-api]"],
-      ["projects/plue-example/serviceAccounts/plue-eso-migrate@plue-example.iam.gserviceaccount.com", "roles/iam.workloadIdentityUser", "serviceAccount:plue-example.svc.id.goog[external-secrets/eso-migrate]"],
+      [
+        "projects/plue-example/serviceAccounts/plue-eso-api@plue-example.iam.gserviceaccount.com",
+        "roles/iam.workloadIdentityUser",
+        "serviceAccount:plue-example.svc.id.goog[external-secrets/eso-api]",
+      ],
+      [
+        "projects/plue-example/serviceAccounts/plue-eso-migrate@plue-example.iam.gserviceaccount.com",
+        "roles/iam.workloadIdentityUser",
+        "serviceAccount:plue-example.svc.id.goog[external-secrets/eso-migrate]",
+      ],
     ]);
     expect(tf.resource?.google_project_iam_member).toBeUndefined();
   });
 
   it("uses the cluster's Workload Identity pool", () => {
     const cluster = only(stack("cluster"), "google_container_cluster") as Resource;
-    for (const b of wiBindings) expect(b.member).toMatch(new RegExp(`^serviceAccount:${cluster.workload_identity_config.workload_pool.replace(/\./g, "\\.")}\\[`));
+    for (const b of wiBindings)
+      expect(b.member).toMatch(new RegExp(`^serviceAccount:${cluster.workload_identity_config.workload_pool.replace(/\./g, "\\.")}\\[`));
   });
 
   it("applies the network policies before the release, so the operator never runs unrestricted", () => {

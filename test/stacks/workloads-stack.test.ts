@@ -58,7 +58,16 @@ describe("workloads stack", () => {
   it("rolls the API out only after every runner guardrail and network policy exists", () => {
     const api = manifest("api-deployment-api-api");
     const guardrails = Object.entries(manifests).filter(([, m]) =>
-      ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ResourceQuota", "LimitRange", "Role", "RoleBinding", "NetworkPolicy", "FQDNNetworkPolicy"].includes(m.manifest.kind),
+      [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ResourceQuota",
+        "LimitRange",
+        "Role",
+        "RoleBinding",
+        "NetworkPolicy",
+        "FQDNNetworkPolicy",
+      ].includes(m.manifest.kind),
     );
     expect(guardrails.length).toBeGreaterThan(15);
     for (const [id] of guardrails) expect(api.depends_on, id).toContain(`kubernetes_manifest.${id}`);
@@ -74,12 +83,19 @@ describe("workloads stack", () => {
 
   it("runs the schema Job only after its ExternalSecret and NetworkPolicy exist", () => {
     const job = Object.values(manifests).find((m) => m.manifest.kind === "Job");
-    expect(job.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/externalsecret-api-schema-migrate-env$/), expect.stringMatching(/schema-job-networkpolicy-api-/)]));
+    expect(job.depends_on).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/externalsecret-api-schema-migrate-env$/),
+        expect.stringMatching(/schema-job-networkpolicy-api-/),
+      ]),
+    );
   });
 
   it("rolls the API out only after its ExternalSecret exists", () => {
     const api = manifest("api-deployment-api-api");
-    const externalSecrets = Object.entries(manifests).filter(([, m]) => m.manifest.kind === "ExternalSecret" && m.manifest.metadata.namespace === "api");
+    const externalSecrets = Object.entries(manifests).filter(
+      ([, m]) => m.manifest.kind === "ExternalSecret" && m.manifest.metadata.namespace === "api",
+    );
     for (const [id] of externalSecrets) expect(api.depends_on).toContain(`kubernetes_manifest.${id}`);
   });
 });

@@ -6,7 +6,10 @@ import { parseAllDocuments } from "yaml";
 
 /** A synthesized cdk.tf.json, loosely typed for assertions. */
 export interface TfJson {
-  readonly terraform: { readonly backend?: Record<string, Record<string, unknown>>; readonly required_providers?: Record<string, { source: string; version: string }> };
+  readonly terraform: {
+    readonly backend?: Record<string, Record<string, unknown>>;
+    readonly required_providers?: Record<string, { source: string; version: string }>;
+  };
   readonly provider?: Record<string, Record<string, unknown>[]>;
   readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
   readonly data?: Record<string, Record<string, Record<string, unknown>>>;
@@ -18,7 +21,12 @@ export interface TfJson {
 export interface K8sObject {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Record<string, string>;
+    readonly annotations?: Record<string, string>;
+  };
   readonly [key: string]: unknown;
 }
 

@@ -12,7 +12,18 @@
  * is handed over to that user.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -184,14 +195,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       chmodSync(base, 0o700);
       chownSync(base, runner.owner.uid, runner.owner.gid);
     }
-    await runner.run(initdb, [
-      "-D", dataDir,
-      "-U", "postgres",
-      "-A", "trust",
-      "-E", "UTF8",
-      "--locale=C",
-      "--no-sync",
-    ], base);
+    await runner.run(initdb, ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], base);
     const conf = join(dataDir, "postgresql.conf");
     writeFileSync(
       conf,
