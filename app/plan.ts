@@ -5,27 +5,23 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "cdktf";
-import { App as K8sApp, type Chart } from "cdk8s";
+import type { Chart } from "cdk8s";
 import { stringify } from "yaml";
+import type { PublicCerts } from "../config/public-certs.ts";
 import type { PlueConfig } from "../config/schema.ts";
+import { DEFAULT_MIGRATIONS_DIR, listMigrations, migrationsHash, runnerScript } from "../db/migrations.ts";
 import { BootstrapStack } from "../stacks/bootstrap-stack.ts";
-import { NetworkStack } from "../stacks/network-stack.ts";
 import { ClusterStack } from "../stacks/cluster-stack.ts";
 import { DataStack } from "../stacks/data-stack.ts";
-import { PlatformStack } from "../stacks/platform-stack.ts";
-import { WorkloadsStack } from "../stacks/workloads-stack.ts";
 import { EdgeStack } from "../stacks/edge-stack.ts";
-import type { PublicCerts } from "../config/public-certs.ts";
+import { NetworkStack } from "../stacks/network-stack.ts";
+import { PlatformStack } from "../stacks/platform-stack.ts";
 import type { PlueStack } from "../stacks/plue-stack.ts";
-import { NamespacesChart } from "../charts/namespaces-chart.ts";
-import { ExternalSecretsChart } from "../charts/external-secrets-chart.ts";
-import { SchemaJobChart } from "../charts/schema-job-chart.ts";
-import { RunnerSandboxChart } from "../charts/runner-sandbox-chart.ts";
-import { NetworkPoliciesChart } from "../charts/network-policies-chart.ts";
-import { ApiChart } from "../charts/api-chart.ts";
+import { WorkloadsStack } from "../stacks/workloads-stack.ts";
+import { buildCharts, type SchemaInputs } from "./charts.ts";
 
 /** cdktf feature flags (what `cdktf init` writes to cdktf.json), passed directly to the app. */
-const CDKTF_CONTEXT = {
+export const CDKTF_CONTEXT = {
   excludeStackIdFromLogicalIds: "true",
   allowSepCharsInLogicalIds: "true",
 };
@@ -38,28 +34,18 @@ export interface Plan {
   readonly charts: readonly Chart[];
 }
 
-/** Builds every chart for `config`, in apply order. */
-export function buildCharts(config: PlueConfig): { charts: Chart[]; schemaJob: SchemaJobChart } {
-  const k8s = new K8sApp();
-  const schemaJob = new SchemaJobChart(k8s, "schema-job", { config });
-  const charts: Chart[] = [
-    new NamespacesChart(k8s, "namespaces", { config }),
-    new RunnerSandboxChart(k8s, "runner-sandbox", { config }),
-    new NetworkPoliciesChart(k8s, "network-policies", { config }),
-    new ExternalSecretsChart(k8s, "external-secrets", { config }),
-    schemaJob,
-    new ApiChart(k8s, "api", { config }),
-  ];
-  return { charts, schemaJob };
+/** The migrations the schema Job packages, read from `dir` (default: `db/migrations`), and the runner (`db/migrate.sh`). */
+export function readSchemaInputs(dir: string = DEFAULT_MIGRATIONS_DIR): SchemaInputs {
+  return { migrations: listMigrations(dir), runnerScript: runnerScript(), migrationsHash: migrationsHash(dir) };
 }
 
 /**
  * Builds every stack and chart for `config` (nothing is written). `certs` are the committed
  * public certificates, read and checked with the config (`loadPublicCerts`).
  */
-export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string): Plan {
+export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string, schema: SchemaInputs = readSchemaInputs()): Plan {
   const app = new App({ outdir, stackTraces: false, context: CDKTF_CONTEXT });
-  const { charts, schemaJob } = buildCharts(config);
+  const { charts, schemaJob } = buildCharts(config, schema);
 
   const bootstrap = new BootstrapStack(app, "bootstrap", { config });
   const network = new NetworkStack(app, "network", { config });

@@ -7,26 +7,49 @@ import type { IContainerPort } from "kubernetes-models/v1/ContainerPort";
 import type { IProbe } from "kubernetes-models/v1/Probe";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
 import { RUNNER_POD_TEMPLATE } from "./runner-sandbox-chart.ts";
 import { k8s } from "./k8s-object.ts";
 import {
+  type ContainerResources,
   guaranteedResources,
   NOT_ON_SANDBOX_NODES,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from "./restricted.ts";
 
-/** Props of {@link ApiChart}. */
-export interface ApiChartProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
+/** Git over SSH served by the API. */
+export interface ApiSsh {
+  /** Serve Git over SSH on a TCP load balancer (port 22). */
+  readonly enabled: boolean;
+  /** The container's SSH port. */
+  readonly port: number;
+  /** Source ranges the load balancer accepts. */
+  readonly sourceRanges: readonly string[];
 }
 
-/** Email of the API's Google service account (Workload Identity). */
-export function apiGoogleServiceAccount(config: PlueConfig): string {
-  return `${config.name}-api@${config.project.id}.iam.gserviceaccount.com`;
+/** Props of {@link ApiChart}. */
+export interface ApiChartProps {
+  /** `app.kubernetes.io/part-of` label of every object and of the API pods (the environment's name prefix). */
+  readonly partOf: string;
+  /** The API image. */
+  readonly image: string;
+  /** HTTP port (probes, load balancer). */
+  readonly port: number;
+  /** Port runners call back on. */
+  readonly callbackPort: number;
+  /** Replicas the autoscaler keeps at least (also the Deployment's initial count). */
+  readonly minReplicas: number;
+  /** Replicas the autoscaler may reach. */
+  readonly maxReplicas: number;
+  /** Path the probes request. */
+  readonly healthPath: string;
+  /** Requests and limits of the API container (Guaranteed QoS). */
+  readonly resources: ContainerResources;
+  /** Git over SSH. */
+  readonly ssh: ApiSsh;
+  /** E-mail of the API's Google service account (Workload Identity annotation). */
+  readonly googleServiceAccount: string;
 }
 
 /**
@@ -39,10 +62,9 @@ export function apiGoogleServiceAccount(config: PlueConfig): string {
  */
 export class ApiChart extends Chart {
   constructor(scope: Construct, id: string, props: ApiChartProps) {
-    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
-    const { config } = props;
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.partOf } });
     const ns = K8S.namespaces.api;
-    const a = config.api;
+    const a = props;
     const labels = { "app.kubernetes.io/name": K8S.apps.api };
 
     k8s<IServiceAccount>(this, "api-sa", {
@@ -51,7 +73,7 @@ export class ApiChart extends Chart {
       metadata: {
         name: K8S.serviceAccounts.api,
         namespace: ns,
-        annotations: { "iam.gke.io/gcp-service-account": apiGoogleServiceAccount(config) },
+        annotations: { "iam.gke.io/gcp-service-account": props.googleServiceAccount },
       },
       automountServiceAccountToken: false,
     });
@@ -73,7 +95,7 @@ export class ApiChart extends Chart {
         selector: { matchLabels: labels },
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
-          metadata: { labels: { ...labels, "app.kubernetes.io/part-of": config.name } },
+          metadata: { labels: { ...labels, "app.kubernetes.io/part-of": props.partOf } },
           spec: {
             serviceAccountName: K8S.serviceAccounts.api,
             // The API starts runner pods through the Kubernetes API, so it needs its token.
@@ -99,7 +121,7 @@ export class ApiChart extends Chart {
             containers: [
               {
                 name: "api",
-                image: config.images.api,
+                image: props.image,
                 imagePullPolicy: "IfNotPresent",
                 ports,
                 envFrom: [{ secretRef: { name: K8S.secrets.api } }],

@@ -1,8 +1,5 @@
 import { ApiObject, Chart } from "cdk8s";
 import type { Construct } from "constructs";
-import type { PlueConfig } from "../config/schema.ts";
-import { DB_PASSWORD_SECRET, DB_USER, K8S, dbHostSecretId, names, secretId } from "../config/names.ts";
-import { esoIdentities, type EsoConsumer, type EsoIdentity } from "../constructs/secret-manager-secrets.ts";
 
 /** API version of every External Secrets object (`v1beta1` is no longer served). */
 export const EXTERNAL_SECRETS_API = "external-secrets.io/v1";
@@ -34,9 +31,9 @@ export interface ExternalSecretData {
  * the password and the Cloud SQL private IP; the password is percent-encoded (`urlquery`).
  * @see https://external-secrets.io/latest/guides/templating/
  */
-export function databaseUrlTemplate(config: PlueConfig): string {
+export function databaseUrlTemplate(database: DatabaseConnection): string {
   const { password, host } = DB_TEMPLATE_KEYS;
-  return `postgresql://${DB_USER}:{{ .${password} | urlquery }}@{{ .${host} }}:${POSTGRES_PORT}/${config.database.databaseName}?sslmode=require`;
+  return `postgresql://${database.user}:{{ .${password} | urlquery }}@{{ .${host} }}:${POSTGRES_PORT}/${database.name}?sslmode=require`;
 }
 
 function entry(secretKey: string, key: string): ExternalSecretData {
@@ -46,35 +43,80 @@ function entry(secretKey: string, key: string): ExternalSecretData {
   };
 }
 
+/** What the connection-string template needs: the user, the database, and the two secrets it reads. */
+export interface DatabaseConnection {
+  /** The database user. */
+  readonly user: string;
+  /** The database name. */
+  readonly name: string;
+  /** Secret Manager secret id of the user's password. */
+  readonly passwordSecret: string;
+  /** Secret Manager secret id of the instance's private IP. */
+  readonly hostSecret: string;
+}
+
+/** One key of a consumer's Secret and the Secret Manager secret it is read from. */
+export interface SecretKeySource {
+  /** Key in the Kubernetes Secret (an environment variable name). */
+  readonly secretKey: string;
+  /** Secret Manager secret id. */
+  readonly remoteKey: string;
+}
+
+/** One consumer: its store (and the identity it uses) and the Secret its ExternalSecret writes. */
+export interface SecretConsumerProps {
+  /** ClusterSecretStore name. */
+  readonly store: string;
+  /** Kubernetes service account (in the operator's namespace) the store authenticates as. */
+  readonly kubernetesServiceAccount: string;
+  /** Name of the Secret the ExternalSecret writes (in {@link ExternalSecretsChartProps.namespace}). */
+  readonly target: string;
+  /** `Merge`: the data keys plus DATABASE_URL; `Replace`: DATABASE_URL only. */
+  readonly mergePolicy: "Merge" | "Replace";
+  /** Keys written from Secret Manager, in order (the template's password and host are added after them). */
+  readonly data: readonly SecretKeySource[];
+}
+
+/** The cluster whose Workload Identity the stores use. */
+export interface WorkloadIdentityCluster {
+  readonly name: string;
+  /** Region of the (regional) cluster. */
+  readonly location: string;
+  readonly projectId: string;
+}
+
 /**
- * The data entries of a consumer's Secret: every configured secret the consumer reads that names
- * an `env` (`api` only: the schema Job reads just the connection string), then the password and
- * host the connection-string template needs. The config loader has already checked that
- * `db-password` lists both consumers and that no two entries write the same key.
+ * The data entries of a consumer's Secret: the consumer's own keys, then the password and host
+ * the connection-string template needs (unless already present under the same key).
  */
-export function consumerData(config: PlueConfig, consumer: EsoConsumer): ExternalSecretData[] {
-  const envs =
-    consumer === "api"
-      ? Object.keys(config.secrets.items)
-          .sort()
-          .flatMap((name) => {
-            const item = config.secrets.items[name];
-            return item?.env !== undefined && item.consumers.includes(consumer) ? [entry(item.env, secretId(config, name))] : [];
-          })
-      : [];
-  const data = [...envs];
+export function consumerData(consumer: SecretConsumerProps, database: DatabaseConnection): ExternalSecretData[] {
+  const data = consumer.data.map((d) => entry(d.secretKey, d.remoteKey));
   const add = (e: ExternalSecretData) => {
     if (!data.some((d) => d.secretKey === e.secretKey && d.remoteRef.key === e.remoteRef.key)) data.push(e);
   };
-  add(entry(DB_TEMPLATE_KEYS.password, secretId(config, DB_PASSWORD_SECRET)));
-  add(entry(DB_TEMPLATE_KEYS.host, dbHostSecretId(config)));
+  add(entry(DB_TEMPLATE_KEYS.password, database.passwordSecret));
+  add(entry(DB_TEMPLATE_KEYS.host, database.hostSecret));
   return data;
 }
 
 /** Props of {@link ExternalSecretsChart}. */
 export interface ExternalSecretsChartProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
+  /** `app.kubernetes.io/part-of` label of every object (the environment's name prefix). */
+  readonly partOf: string;
+  /** Namespace of the consumers: the only one that may use the stores, and where the Secrets are written. */
+  readonly namespace: string;
+  /** Project whose Secret Manager the stores read. */
+  readonly projectId: string;
+  /** The cluster (its name, region and project must match the cluster stack exactly). */
+  readonly cluster: WorkloadIdentityCluster;
+  /** The operator's namespace, where the stores' Kubernetes service accounts live. */
+  readonly operatorNamespace: string;
+  /** How often ExternalSecrets re-read Secret Manager, e.g. `1h`. */
+  readonly refreshInterval: string;
+  /** The database connection every consumer's template builds. */
+  readonly database: DatabaseConnection;
+  /** Consumers by a stable name (construct ids derive from it): stores first, then ExternalSecrets, in key order. */
+  readonly consumers: Readonly<Record<string, SecretConsumerProps>>;
 }
 
 /**
@@ -91,68 +133,60 @@ export interface ExternalSecretsChartProps {
  * @see https://external-secrets.io/latest/api/spec/
  */
 export class ExternalSecretsChart extends Chart {
-  /** Store name by consumer. */
-  readonly stores: Readonly<Record<EsoConsumer, string>>;
-
   constructor(scope: Construct, id: string, props: ExternalSecretsChartProps) {
-    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
-    const { config } = props;
-    const identities = esoIdentities(config);
-    const namespace = K8S.namespaces.api;
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.partOf } });
+    const namespace = props.namespace;
+    const consumers = Object.entries(props.consumers);
 
-    const store = (identity: EsoIdentity) =>
-      new ApiObject(this, `store-${identity.consumer}`, {
+    for (const [key, consumer] of consumers) {
+      new ApiObject(this, `store-${key}`, {
         apiVersion: EXTERNAL_SECRETS_API,
         kind: "ClusterSecretStore",
-        metadata: { name: identity.store },
+        metadata: { name: consumer.store },
         spec: {
           // Only the consumers' namespace may use the store.
           conditions: [{ namespaces: [namespace] }],
           provider: {
             gcpsm: {
-              projectID: config.project.id,
+              projectID: props.projectId,
               secretVersionSelectionPolicy: "LatestOrFail",
               auth: {
                 workloadIdentity: {
-                  clusterLocation: config.project.region,
-                  clusterName: names(config).cluster,
-                  clusterProjectID: config.project.id,
-                  serviceAccountRef: { name: identity.kubernetesServiceAccount, namespace: config.externalSecrets.namespace },
+                  clusterLocation: props.cluster.location,
+                  clusterName: props.cluster.name,
+                  clusterProjectID: props.cluster.projectId,
+                  serviceAccountRef: { name: consumer.kubernetesServiceAccount, namespace: props.operatorNamespace },
                 },
               },
             },
           },
         },
       });
+    }
 
-    const externalSecret = (identity: EsoIdentity, target: string, mergePolicy: "Merge" | "Replace") =>
-      new ApiObject(this, `external-secret-${identity.consumer}`, {
+    for (const [key, consumer] of consumers) {
+      new ApiObject(this, `external-secret-${key}`, {
         apiVersion: EXTERNAL_SECRETS_API,
         kind: "ExternalSecret",
-        metadata: { name: target, namespace },
+        metadata: { name: consumer.target, namespace },
         spec: {
-          refreshInterval: config.externalSecrets.refreshInterval,
-          secretStoreRef: { kind: "ClusterSecretStore", name: identity.store },
+          refreshInterval: props.refreshInterval,
+          secretStoreRef: { kind: "ClusterSecretStore", name: consumer.store },
           target: {
-            name: target,
+            name: consumer.target,
             creationPolicy: "Owner",
             // Keep the Secret (and the running pods' config) if the ExternalSecret is deleted.
             deletionPolicy: "Retain",
             template: {
               engineVersion: "v2",
               // Merge: the data keys plus DATABASE_URL; Replace: DATABASE_URL only.
-              mergePolicy,
-              data: { [DB_TEMPLATE_KEYS.url]: databaseUrlTemplate(config) },
+              mergePolicy: consumer.mergePolicy,
+              data: { [DB_TEMPLATE_KEYS.url]: databaseUrlTemplate(props.database) },
             },
           },
-          data: consumerData(config, identity.consumer),
+          data: consumerData(consumer, props.database),
         },
       });
-
-    store(identities.api);
-    store(identities.migrate);
-    externalSecret(identities.api, K8S.secrets.api, "Merge");
-    externalSecret(identities.migrate, K8S.secrets.migrate, "Replace");
-    this.stores = { api: identities.api.store, migrate: identities.migrate.store };
+    }
   }
 }

@@ -2,7 +2,6 @@ import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
-import type { PlueConfig } from "../config/schema.ts";
 import { k8s } from "./k8s-object.ts";
 
 /** Namespaces the workloads chart owns (External Secrets' namespace belongs to the platform stack). */
@@ -18,8 +17,8 @@ export const RESTRICTED_PSA_LABELS: Readonly<Record<string, string>> = {
 
 /** Props of {@link NamespacesChart}. */
 export interface NamespacesChartProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
+  /** `app.kubernetes.io/part-of` label of every object (the environment's name prefix). */
+  readonly partOf: string;
 }
 
 /**
@@ -30,7 +29,7 @@ export interface NamespacesChartProps {
  */
 export class NamespacesChart extends Chart {
   constructor(scope: Construct, id: string, props: NamespacesChartProps) {
-    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.partOf } });
     for (const ns of WORKLOAD_NAMESPACES) {
       k8s<INamespace>(this, `ns-${ns}`, {
         apiVersion: "v1",

@@ -6,15 +6,36 @@ import type { INetworkPolicyIngressRule } from "kubernetes-models/networking.k8s
 import { k8s } from "./k8s-object.ts";
 
 type ILabelSelector = NonNullable<INetworkPolicy["spec"]>["podSelector"];
-import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
+import { DNS_PORTS, dnsPeers, tcp } from "../lib/network-policy.ts";
 import { ANTHROPIC_API_HOST, ANTHROPIC_API_RANGES, GOOGLE_API_VIPS, GOOGLE_LB_RANGES, METADATA_SERVER_IP } from "../lib/ranges.ts";
-import { DNS_PORTS, dnsPeers, tcp } from "./restricted.ts";
+
+/** Git over SSH as the API serves it. */
+export interface SshIngress {
+  /** Whether the API serves Git over SSH. */
+  readonly enabled: boolean;
+  /** The API container's SSH port. */
+  readonly port: number;
+  /** Source ranges allowed to reach it. */
+  readonly sourceRanges: readonly string[];
+}
 
 /** Props of {@link NetworkPoliciesChart}. */
 export interface NetworkPoliciesChartProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
+  /** `app.kubernetes.io/part-of` label of every object (the environment's name prefix). */
+  readonly partOf: string;
+  /** The API's HTTP port (the load balancer's target). */
+  readonly apiPort: number;
+  /** The API's runner callback port. */
+  readonly callbackPort: number;
+  /** Git over SSH ingress. */
+  readonly ssh: SshIngress;
+  /** Also allow the NodeLocal DNS cache address for DNS. */
+  readonly nodeLocalDns: boolean;
+  /** Cloud SQL's private services range (the API's database egress). */
+  readonly privateServicesCidr: string;
+  /** The control plane's private range (the API's Kubernetes API egress). */
+  readonly controlPlaneCidr: string;
 }
 
 /**
@@ -29,13 +50,12 @@ export interface NetworkPoliciesChartProps {
  */
 export class NetworkPoliciesChart extends Chart {
   constructor(scope: Construct, id: string, props: NetworkPoliciesChartProps) {
-    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
-    const { config } = props;
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.partOf } });
     const runners = K8S.namespaces.runners;
     const api = K8S.namespaces.api;
     const runnerPods: ILabelSelector = { matchLabels: { "app.kubernetes.io/name": K8S.apps.runner } };
     const apiPods: ILabelSelector = { matchLabels: { "app.kubernetes.io/name": K8S.apps.api } };
-    const dns: INetworkPolicyEgressRule = { to: dnsPeers(config.cluster.nodeLocalDns), ports: DNS_PORTS };
+    const dns: INetworkPolicyEgressRule = { to: dnsPeers(props.nodeLocalDns), ports: DNS_PORTS };
 
     const egress = (name: string, namespace: string, podSelector: ILabelSelector, rules: INetworkPolicyEgressRule[]) =>
       k8s<INetworkPolicy>(this, `${namespace}-${name}`, {
@@ -60,7 +80,7 @@ export class NetworkPoliciesChart extends Chart {
     egress("runner-egress-api-callback", runners, runnerPods, [
       {
         to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": api } }, podSelector: apiPods }],
-        ports: [tcp(config.api.callbackPort)],
+        ports: [tcp(props.callbackPort)],
       },
     ]);
     k8s(this, "runners-runner-egress-anthropic-fqdn", {
@@ -75,21 +95,21 @@ export class NetworkPoliciesChart extends Chart {
 
     // --- api ----------------------------------------------------------------------------
     ingress("api-ingress-load-balancer", api, apiPods, [
-      { from: GOOGLE_LB_RANGES.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(config.api.port)] },
+      { from: GOOGLE_LB_RANGES.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(props.apiPort)] },
     ]);
     ingress("api-ingress-runner-callback", api, apiPods, [
       {
         from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": runners } }, podSelector: runnerPods }],
-        ports: [tcp(config.api.callbackPort)],
+        ports: [tcp(props.callbackPort)],
       },
     ]);
-    if (config.api.ssh.enabled) {
+    if (props.ssh.enabled) {
       ingress("api-ingress-ssh", api, apiPods, [
-        { from: config.api.ssh.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(config.api.ssh.port)] },
+        { from: props.ssh.sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(props.ssh.port)] },
       ]);
     }
     egress("api-egress-dns", api, apiPods, [dns]);
-    egress("api-egress-cloud-sql", api, apiPods, [{ to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }], ports: [tcp(5432)] }]);
+    egress("api-egress-cloud-sql", api, apiPods, [{ to: [{ ipBlock: { cidr: props.privateServicesCidr } }], ports: [tcp(5432)] }]);
     egress("api-egress-google", api, apiPods, [
       { to: GOOGLE_API_VIPS.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(443)] },
       // The GKE metadata server (Workload Identity tokens) answers on port 80 under Dataplane V2.
@@ -106,8 +126,6 @@ export class NetworkPoliciesChart extends Chart {
     });
     // The API server's private endpoint lives in the control plane range; Dataplane V2
     // applies policy after the kubernetes.default Service is translated to it.
-    egress("api-egress-kubernetes-api", api, apiPods, [
-      { to: [{ ipBlock: { cidr: config.network.controlPlaneCidr } }], ports: [tcp(443)] },
-    ]);
+    egress("api-egress-kubernetes-api", api, apiPods, [{ to: [{ ipBlock: { cidr: props.controlPlaneCidr } }], ports: [tcp(443)] }]);
   }
 }

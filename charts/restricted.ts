@@ -10,9 +10,7 @@ import type { IPodSecurityContext } from "kubernetes-models/v1/PodSecurityContex
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import type { INetworkPolicyPeer } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer";
-import type { INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort";
-import { K8S } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
 
 /** The non-root user and group every Plue container runs as. */
 export const NON_ROOT_UID = 1000;
@@ -42,12 +40,15 @@ export function restrictedContainerSecurityContext(uid: number = NON_ROOT_UID): 
   };
 }
 
-/** Requests equal to limits (Guaranteed QoS) for cpu, memory and ephemeral storage. */
-export function guaranteedResources(r: {
+/** Requests (= limits) of one container: cpu, memory and ephemeral storage quantities. */
+export interface ContainerResources {
   readonly cpu: string;
   readonly memory: string;
   readonly ephemeralStorage: string;
-}): IResourceRequirements {
+}
+
+/** Requests equal to limits (Guaranteed QoS) for cpu, memory and ephemeral storage. */
+export function guaranteedResources(r: ContainerResources): IResourceRequirements {
   const q = { cpu: r.cpu, memory: r.memory, "ephemeral-storage": r.ephemeralStorage };
   return { requests: q, limits: { ...q } };
 }
@@ -63,28 +64,3 @@ export const NOT_ON_SANDBOX_NODES: IAffinity = {
 
 /** Toleration of the taint GKE puts on gVisor nodes. */
 export const SANDBOX_TOLERATION: IToleration = { key: K8S.sandboxNodeLabel, operator: "Equal", value: "gvisor", effect: "NoSchedule" };
-
-/** kube-dns pods, the cluster's DNS servers. */
-export const KUBE_DNS_PEER: INetworkPolicyPeer = {
-  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-  podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-};
-
-/** The NodeLocal DNS cache's link-local address. */
-export const NODE_LOCAL_DNS_IP = "169.254.20.10";
-
-/** DNS over UDP and TCP. */
-export const DNS_PORTS: INetworkPolicyPort[] = [
-  { protocol: "UDP", port: 53 },
-  { protocol: "TCP", port: 53 },
-];
-
-/** Egress rule peers for DNS: kube-dns, and the NodeLocal DNS cache when it is enabled. */
-export function dnsPeers(nodeLocalDns: boolean): INetworkPolicyPeer[] {
-  return nodeLocalDns ? [KUBE_DNS_PEER, { ipBlock: { cidr: `${NODE_LOCAL_DNS_IP}/32` } }] : [KUBE_DNS_PEER];
-}
-
-/** A TCP port for a NetworkPolicy rule. */
-export function tcp(port: number): INetworkPolicyPort {
-  return { protocol: "TCP", port };
-}

@@ -8,15 +8,28 @@ import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role"
 import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
-import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
 import { k8s } from "./k8s-object.ts";
-import { guaranteedResources, restrictedContainerSecurityContext, restrictedPodSecurityContext, SANDBOX_TOLERATION } from "./restricted.ts";
+import {
+  type ContainerResources,
+  guaranteedResources,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  SANDBOX_TOLERATION,
+} from "./restricted.ts";
 
 /** Props of {@link RunnerSandboxChart}. */
 export interface RunnerSandboxChartProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
+  /** `app.kubernetes.io/part-of` label of every object and of runner pods (the environment's name prefix). */
+  readonly partOf: string;
+  /** The runner image. */
+  readonly image: string;
+  /** Requests and limits of one runner pod (Guaranteed QoS). */
+  readonly resources: ContainerResources;
+  /** Most runner pods at once (ResourceQuota). */
+  readonly maxPods: number;
+  /** Longest a runner pod may run, in seconds (activeDeadlineSeconds, enforced by admission). */
+  readonly maxRuntimeSeconds: number;
 }
 
 /** Name of the PodTemplate the API copies to start agent and workflow pods. */
@@ -166,11 +179,10 @@ function podAdmissionPolicy(scope: Construct, id: string, props: PodAdmissionPol
  */
 export class RunnerSandboxChart extends Chart {
   constructor(scope: Construct, id: string, props: RunnerSandboxChartProps) {
-    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
-    const { config } = props;
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.partOf } });
     const ns = K8S.namespaces.runners;
-    const r = config.runner.resources;
-    const podLabels = { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name };
+    const r = props.resources;
+    const podLabels = { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": props.partOf };
 
     // No IAM binding exists for this account: a runner has no Google identity at all.
     k8s<IServiceAccount>(this, "runner-sa", {
@@ -197,13 +209,13 @@ export class RunnerSandboxChart extends Chart {
           hostPID: false,
           hostIPC: false,
           restartPolicy: "Never",
-          activeDeadlineSeconds: config.runner.maxRuntimeSeconds,
+          activeDeadlineSeconds: props.maxRuntimeSeconds,
           terminationGracePeriodSeconds: 30,
           securityContext: restrictedPodSecurityContext(),
           containers: [
             {
               name: "runner",
-              image: config.images.runner,
+              image: props.image,
               imagePullPolicy: "IfNotPresent",
               securityContext: restrictedContainerSecurityContext(),
               resources: guaranteedResources(r),
@@ -224,7 +236,7 @@ export class RunnerSandboxChart extends Chart {
     podAdmissionPolicy(this, "runner-policy", {
       name: RUNNER_POLICY,
       variables: [{ name: "containers", expression: CONTAINERS }],
-      rules: runnerPodRules(config.runner.maxRuntimeSeconds),
+      rules: runnerPodRules(props.maxRuntimeSeconds),
       namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
     });
 
@@ -253,7 +265,7 @@ export class RunnerSandboxChart extends Chart {
       },
     });
 
-    const n = config.runner.maxPods;
+    const n = props.maxPods;
     const times = (q: string) => {
       const m = /^([0-9.]+)(.*)$/.exec(q);
       return m ? `${Number(m[1]) * n}${m[2]}` : q;

@@ -7,18 +7,14 @@ import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
-import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../config/names.ts";
-import { DEFAULT_MIGRATIONS_DIR, listMigrations, migrationsHash, runnerScript } from "../db/migrations.ts";
+import { K8S } from "../lib/k8s-names.ts";
+import { DNS_PORTS, dnsPeers, tcp } from "../lib/network-policy.ts";
 import { k8s as object } from "./k8s-object.ts";
 import {
-  DNS_PORTS,
-  dnsPeers,
   guaranteedResources,
   NOT_ON_SANDBOX_NODES,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
-  tcp,
 } from "./restricted.ts";
 
 /** Where the migration files are mounted; the runner gets it as `--dir`. */
@@ -36,15 +32,30 @@ export const TEMPLATE_HASH_LENGTH = 6;
 /** Kubernetes refuses ConfigMaps over 1 MiB. */
 const CONFIG_MAP_LIMIT = 1024 * 1024;
 
+/** One migration file as the ConfigMap carries it. */
+export interface MigrationFile {
+  /** File name, `NNNN_name.sql` (also its ConfigMap key). */
+  readonly file: string;
+  /** Its SQL text. */
+  readonly sql: string;
+}
+
 /** Props of {@link SchemaJobChart}. */
 export interface SchemaJobChartProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
-  /**
-   * Directory of the migration files packaged into the ConfigMap.
-   * @default - the repository's `db/migrations`
-   */
-  readonly migrationsDir?: string;
+  /** `app.kubernetes.io/part-of` label of every object (the environment's name prefix). */
+  readonly partOf: string;
+  /** Image with `psql` and a POSIX shell (postgres:*-alpine). */
+  readonly image: string;
+  /** The migrations, in order (read by `app/` from `db/migrations`). */
+  readonly migrations: readonly MigrationFile[];
+  /** The runner script (`db/migrate.sh`). */
+  readonly runnerScript: string;
+  /** SHA-256 (hex) over the runner and the migrations: a new schema means a new ConfigMap and Job. */
+  readonly migrationsHash: string;
+  /** Also allow the NodeLocal DNS cache address for DNS. */
+  readonly nodeLocalDns: boolean;
+  /** Cloud SQL's private services range (the Job's only egress beside DNS). */
+  readonly privateServicesCidr: string;
 }
 
 /**
@@ -68,23 +79,21 @@ export class SchemaJobChart extends Chart {
   readonly configMapName: string;
 
   constructor(scope: Construct, id: string, props: SchemaJobChartProps) {
-    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.config.name } });
-    const { config } = props;
-    const dir = props.migrationsDir ?? DEFAULT_MIGRATIONS_DIR;
+    super(scope, id, { disableResourceNameHashes: true, labels: { "app.kubernetes.io/part-of": props.partOf } });
     const namespace = K8S.namespaces.api;
     const podLabels = { "app.kubernetes.io/name": K8S.apps.migrate };
 
-    const migrations = listMigrations(dir);
-    const hash = migrationsHash(dir);
+    const migrations = props.migrations;
+    const hash = props.migrationsHash;
     const short = hash.slice(0, HASH_LENGTH);
     this.configMapName = `schema-migrations-${short}`;
 
-    const data: Record<string, string> = { [RUNNER_KEY]: runnerScript() };
+    const data: Record<string, string> = { [RUNNER_KEY]: props.runnerScript };
     for (const m of migrations) data[m.file] = m.sql;
     const size = Object.entries(data).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
     if (size > CONFIG_MAP_LIMIT) {
       throw new Error(
-        `${dir}: the migrations ConfigMap would hold ${size} bytes, over Kubernetes' 1 MiB limit. Ship the migrations in the migrate image instead.`,
+        `SchemaJobChart: 'migrations' would make a ConfigMap of ${size} bytes, over Kubernetes' 1 MiB limit (got ${migrations.length} files). Ship the migrations in the migrate image instead.`,
       );
     }
 
@@ -116,7 +125,7 @@ export class SchemaJobChart extends Chart {
         containers: [
           {
             name: "migrate",
-            image: config.images.migrate,
+            image: props.image,
             imagePullPolicy: "IfNotPresent",
             command: ["/bin/sh", `${RUNNER_MOUNT}/${RUNNER_KEY}`, "--dir", MIGRATIONS_MOUNT],
             env: [
@@ -189,8 +198,8 @@ export class SchemaJobChart extends Chart {
         // Both types listed: no ingress rule = no ingress; egress only as below.
         policyTypes: ["Ingress", "Egress"],
         egress: [
-          { to: dnsPeers(config.cluster.nodeLocalDns), ports: DNS_PORTS },
-          { to: [{ ipBlock: { cidr: config.network.privateServicesCidr } }], ports: [tcp(5432)] },
+          { to: dnsPeers(props.nodeLocalDns), ports: DNS_PORTS },
+          { to: [{ ipBlock: { cidr: props.privateServicesCidr } }], ports: [tcp(5432)] },
         ],
       },
     });

@@ -1,9 +1,37 @@
 /**
- * Every resource name in the plan, derived from the config's `name` prefix. Stacks refer to
- * each other's resources through these names (and explicit stack dependencies), so a name is
- * written in one place only.
+ * Every name the plan derives from the environment, made here and nowhere else: resource names
+ * (`prefix + name`), full resource ids, service account ids and e-mails, Secret Manager secret ids.
+ * Stacks refer to each other's resources through these names (and explicit stack dependencies);
+ * the mapping from config to construct and chart props (`app/`) reads them from here too.
  */
 import type { PlueConfig } from "./schema.ts";
+import type { SecretConsumer } from "./secrets.ts";
+
+/** Consumers that read secrets in the cluster, each through its own External Secrets identity. */
+export const ESO_CONSUMERS = ["api", "migrate"] as const;
+
+/** A consumer that reads secrets through External Secrets. */
+export type EsoConsumer = (typeof ESO_CONSUMERS)[number];
+
+/**
+ * The identity External Secrets uses for one consumer: a Google service account (data stack),
+ * the Kubernetes service account in the operator's namespace that impersonates it through
+ * Workload Identity (platform stack), and the ClusterSecretStore that uses it (external-secrets chart).
+ */
+export interface EsoIdentity {
+  /** Which consumer's secrets this identity reads. */
+  readonly consumer: EsoConsumer;
+  /** Google service account id, `<prefix>-eso-<consumer>`. */
+  readonly accountId: string;
+  /** Google service account e-mail. */
+  readonly email: string;
+  /** IAM member string of the Google service account. */
+  readonly member: string;
+  /** Kubernetes service account (in the operator's namespace) annotated with {@link email}. */
+  readonly kubernetesServiceAccount: string;
+  /** ClusterSecretStore that authenticates as {@link kubernetesServiceAccount}. */
+  readonly store: string;
+}
 
 /** Resource names for one environment. */
 export interface Names {
@@ -12,6 +40,12 @@ export interface Names {
   readonly router: string;
   readonly nat: string;
   readonly privateServicesRange: string;
+  /** Private DNS zone answering `*.googleapis.com` with private.googleapis.com. */
+  readonly googleApisZone: string;
+  /** Firewall rule denying all ingress at the lowest priority. */
+  readonly denyAllIngressFirewall: string;
+  /** Firewall rule letting the load balancer's proxies and health checks reach the API pods. */
+  readonly lbToApiFirewall: string;
   readonly keyRing: string;
   readonly stateKeyRing: string;
   readonly stateKey: string;
@@ -19,20 +53,34 @@ export interface Names {
   readonly ciServiceAccount: string;
   readonly cluster: string;
   readonly nodeServiceAccount: string;
+  /** Google service account of the API pods (Workload Identity). */
+  readonly apiServiceAccount: string;
+  /** Node pool names. */
+  readonly systemPool: string;
+  readonly sandboxPool: string;
   readonly sqlInstance: string;
   readonly podsRange: string;
   readonly servicesRange: string;
+  /** Prefix of every edge resource (load balancer, Cloud Armor, address). */
+  readonly edgePrefix: string;
 }
+
+/** Longest Google service account id (`account_id`). */
+export const MAX_ACCOUNT_ID = 30;
 
 /** Names for `config`, all `prefix + name`. */
 export function names(config: PlueConfig): Names {
   const p = config.name;
+  const network = `${p}-vpc`;
   return {
-    network: `${p}-vpc`,
+    network,
     subnet: `${p}-${config.project.region}`,
     router: `${p}-router`,
     nat: `${p}-nat`,
     privateServicesRange: `${p}-private-services`,
+    googleApisZone: `${network}-googleapis`,
+    denyAllIngressFirewall: `${network}-deny-all-ingress`,
+    lbToApiFirewall: `${network}-allow-lb-to-api`,
     keyRing: `${p}-keyring`,
     stateKeyRing: `${p}-tfstate-keyring`,
     stateKey: `${p}-tfstate`,
@@ -40,10 +88,19 @@ export function names(config: PlueConfig): Names {
     ciServiceAccount: `${p}-ci`,
     cluster: `${p}-gke`,
     nodeServiceAccount: `${p}-gke-nodes`,
+    apiServiceAccount: `${p}-api`,
+    systemPool: "system",
+    sandboxPool: "sandbox",
     sqlInstance: `${p}-pg`,
     podsRange: "pods",
     servicesRange: "services",
+    edgePrefix: `${p}-edge`,
   };
+}
+
+/** E-mail of a service account of the environment's project. */
+export function serviceAccountEmail(config: PlueConfig, accountId: string): string {
+  return `${accountId}@${config.project.id}.iam.gserviceaccount.com`;
 }
 
 /** Full id of the environment's VPC network. */
@@ -51,9 +108,19 @@ export function networkId(config: PlueConfig): string {
   return `projects/${config.project.id}/global/networks/${names(config).network}`;
 }
 
+/** Full id of the cluster's subnetwork. */
+export function subnetworkId(config: PlueConfig): string {
+  return `projects/${config.project.id}/regions/${config.project.region}/subnetworks/${names(config).subnet}`;
+}
+
 /** Full id of the environment's KMS key ring. */
 export function keyRingId(config: PlueConfig): string {
   return `projects/${config.project.id}/locations/${config.project.region}/keyRings/${names(config).keyRing}`;
+}
+
+/** Workload Identity member of a Kubernetes service account: `serviceAccount:<project>.svc.id.goog[<ns>/<ksa>]`. */
+export function workloadIdentityMember(config: PlueConfig, namespace: string, kubernetesServiceAccount: string): string {
+  return `serviceAccount:${config.project.id}.svc.id.goog[${namespace}/${kubernetesServiceAccount}]`;
 }
 
 /** Secret Manager secret id of a configured secret: `<prefix>-<name>`. */
@@ -61,44 +128,50 @@ export function secretId(config: PlueConfig, name: string): string {
   return `${config.name}-${name}`;
 }
 
-/**
- * The in-cluster names every chart and stack agree on: namespaces, service accounts, pod
- * labels, and the Secrets that External Secrets writes. One place, so a rename is one edit.
- */
-export const K8S = {
-  namespaces: { api: "api", runners: "runners" },
-  /** `app.kubernetes.io/name` of each workload's pods. */
-  apps: { api: "api", runner: "runner", migrate: "schema-migrate" },
-  serviceAccounts: { api: "api", runner: "runner", migrate: "schema-migrate" },
-  /** Secrets created by ExternalSecrets (target.creationPolicy: Owner). */
-  secrets: { api: "api-env", migrate: "schema-migrate-env" },
-  /** Name of the standalone NEG the edge load balancer uses (one per zone). */
-  apiNeg: "api-neg",
-  /** Label that GKE puts on gVisor nodes, and the RuntimeClass name. */
-  sandboxNodeLabel: "sandbox.gke.io/runtime",
-  runtimeClass: "gvisor",
-} as const;
-
-/** The database user the API and the schema Job connect as (password in Secret Manager). */
-export const DB_USER = "plue_app";
-
 /** Secret Manager secret id holding the Cloud SQL private IP (written by the data stack, not a secret value). */
 export function dbHostSecretId(config: PlueConfig): string {
   return `${config.name}-db-host`;
 }
 
-/** The configured secret that holds the database user's password. */
-export const DB_PASSWORD_SECRET = "db-password";
-
-/** Environment variable names the External Secrets template writes itself. */
-export const RESERVED_SECRET_ENVS = ["DATABASE_HOST", "DATABASE_URL"] as const;
+/**
+ * The External Secrets identity of every in-cluster consumer, by consumer.
+ * @throws Error when a service account id would exceed 30 characters (a long `name` prefix).
+ */
+export function esoIdentities(config: PlueConfig): Readonly<Record<EsoConsumer, EsoIdentity>> {
+  const identity = (consumer: EsoConsumer): EsoIdentity => {
+    const accountId = `${config.name}-eso-${consumer}`;
+    if (accountId.length > MAX_ACCOUNT_ID) {
+      throw new Error(
+        `config: 'name' makes the service account id ${accountId} longer than ${MAX_ACCOUNT_ID} characters (got ${config.name}). Use a prefix of at most ${MAX_ACCOUNT_ID - `-eso-${consumer}`.length} characters.`,
+      );
+    }
+    const email = serviceAccountEmail(config, accountId);
+    return {
+      consumer,
+      accountId,
+      email,
+      member: `serviceAccount:${email}`,
+      kubernetesServiceAccount: `eso-${consumer}`,
+      store: `gcp-secret-manager-${consumer}`,
+    };
+  };
+  return { api: identity("api"), migrate: identity("migrate") };
+}
 
 /**
- * Secrets the plan cannot do without, and the consumers each must list: the connection string
- * of the API and the schema Job, and the two private keys the edge stack reads at apply.
+ * IAM member that reads a secret for `consumer`: the consumer's External Secrets identity for
+ * `api` and `migrate`; the CI deployer for `edge` and `data` (Terraform reads those at apply time).
  */
-export const REQUIRED_SECRETS: Readonly<Record<string, readonly string[]>> = {
-  [DB_PASSWORD_SECRET]: ["api", "migrate", "data"],
-  "origin-client-key": ["edge"],
-  "origin-key": ["edge"],
-};
+export function accessorMember(config: PlueConfig, consumer: SecretConsumer): string {
+  switch (consumer) {
+    case "api":
+    case "migrate":
+      return esoIdentities(config)[consumer].member;
+    case "edge":
+    case "data":
+      return `serviceAccount:${serviceAccountEmail(config, names(config).ciServiceAccount)}`;
+  }
+}
+
+/** The database user the API and the schema Job connect as (password in Secret Manager). */
+export const DB_USER = "plue_app";

@@ -5,7 +5,8 @@
  * `<file>: '<field>' <problem> (got <value>). <fix>`.
  */
 import { z } from "zod";
-import { parseCidr } from "../lib/cidr.ts";
+import { type Cidr, cidrsOverlap, parseCidr } from "../lib/cidr.ts";
+import { REQUIRED_SECRETS, RESERVED_SECRET_ENVS, SECRET_CONSUMERS } from "./secrets.ts";
 
 /** Builds a message that the loader splits into the problem and its fix. */
 export function rule(problem: string, fix: string): string {
@@ -75,226 +76,410 @@ const releaseChannel = z.enum(["RAPID", "REGULAR", "STABLE"], {
   error: rule("is not a GKE release channel", "Use REGULAR or STABLE (RAPID only outside production)."),
 });
 
+/** The value at `path` inside `root`, or undefined when any step is missing or not an object. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+const PLACEHOLDER = /(^|[^a-z])(example|placeholder|changeme|todo)([^a-z]|$)/i;
+const ZERO_DIGEST = /@sha256:0{64}$/;
+
+/**
+ * Rules that relate fields to each other, and the production-only rules. They run even when
+ * other fields are invalid (so every problem is reported at once) and read the input defensively.
+ */
+function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
+  const add = (path: PropertyKey[], problem: string, fix: string): void => {
+    ctx.addIssue({ code: "custom", path, message: rule(problem, fix) });
+  };
+  const get = (...path: string[]): unknown => valueAt(raw, path);
+
+  const ranges = ["nodeCidr", "podCidr", "serviceCidr", "controlPlaneCidr", "privateServicesCidr"] as const;
+  const parsed: [string, Cidr][] = [];
+  for (const key of ranges) {
+    const v = get("network", key);
+    const c = typeof v === "string" ? parseCidr(v) : undefined;
+    if (!c) continue;
+    for (const [otherKey, other] of parsed) {
+      if (cidrsOverlap(c, other)) {
+        add(["network", key], `overlaps 'network.${otherKey}'`, `Pick a range outside ${other.text}.`);
+      }
+    }
+    parsed.push([key, c]);
+  }
+  const cp = get("network", "controlPlaneCidr");
+  const cpCidr = typeof cp === "string" ? parseCidr(cp) : undefined;
+  if (cpCidr && cpCidr.prefix !== 28) {
+    add(["network", "controlPlaneCidr"], "is not a /28 block", "GKE needs exactly a /28 for the control plane, e.g. 172.16.0.0/28.");
+  }
+  const psa = get("network", "privateServicesCidr");
+  const psaCidr = typeof psa === "string" ? parseCidr(psa) : undefined;
+  if (psaCidr && psaCidr.prefix > 24) {
+    add(
+      ["network", "privateServicesCidr"],
+      "is smaller than a /24",
+      "Cloud SQL's private services access needs a /24 or larger, e.g. 10.30.0.0/20.",
+    );
+  }
+
+  const region = get("project", "region");
+  const zones = get("project", "zones");
+  if (typeof region === "string" && Array.isArray(zones)) {
+    zones.forEach((z, i) => {
+      if (typeof z === "string" && !z.startsWith(`${region}-`)) {
+        add(["project", "zones", i], `is not a zone of region ${region}`, `Use zones named ${region}-a, ${region}-b, ...`);
+      }
+    });
+    if (new Set(zones).size !== zones.length) {
+      add(["project", "zones"], "lists a zone twice", "List each zone once.");
+    }
+  }
+
+  for (const pool of ["systemPool", "sandboxPool"]) {
+    const min = get("cluster", pool, "minNodes");
+    const max = get("cluster", pool, "maxNodes");
+    if (typeof min === "number" && typeof max === "number" && min > max) {
+      add(["cluster", pool, "minNodes"], `is above 'cluster.${pool}.maxNodes' (${max})`, "Make minNodes at most maxNodes.");
+    }
+  }
+  const minR = get("api", "minReplicas");
+  const maxR = get("api", "maxReplicas");
+  if (typeof minR === "number" && typeof maxR === "number" && minR > maxR) {
+    add(["api", "minReplicas"], `is above 'api.maxReplicas' (${maxR})`, "Make minReplicas at most maxReplicas.");
+  }
+  if (typeof get("api", "port") === "number" && get("api", "port") === get("api", "callbackPort")) {
+    add(["api", "callbackPort"], "equals 'api.port'", "Give the runner callback its own port.");
+  }
+
+  const cfRanges = get("edge", "cloudflareRanges", "cidrs");
+  if (Array.isArray(cfRanges)) {
+    cfRanges.forEach((r, i) => {
+      if (cfRanges.indexOf(r) !== i) add(["edge", "cloudflareRanges", "cidrs", i], "lists a range twice", "List each range once.");
+    });
+  }
+
+  const ssh = get("api", "ssh");
+  if (ssh && typeof ssh === "object" && (ssh as Record<string, unknown>).enabled === true) {
+    const ranges = (ssh as Record<string, unknown>).sourceRanges;
+    if (!Array.isArray(ranges) || ranges.length === 0) {
+      add(
+        ["api", "ssh", "sourceRanges"],
+        "is empty while SSH is enabled (the load balancer would accept the whole internet)",
+        "List the CIDR ranges allowed to reach Git over SSH.",
+      );
+    }
+  }
+
+  const items = get("secrets", "items");
+  if (items && typeof items === "object") {
+    const byName = items as Record<string, { consumers?: unknown; env?: unknown }>;
+    for (const [name, needed] of Object.entries(REQUIRED_SECRETS)) {
+      const item = byName[name];
+      if (!item || typeof item !== "object") {
+        add(["secrets", "items", name], "is missing", `Add it with consumers [${needed.join(", ")}] (see config/example.yaml).`);
+        continue;
+      }
+      const consumers = Array.isArray(item.consumers) ? item.consumers : [];
+      const missing = needed.filter((c) => !consumers.includes(c));
+      if (missing.length > 0) {
+        add(
+          ["secrets", "items", name, "consumers"],
+          `does not list ${missing.join(", ")}`,
+          `Add ${missing.join(", ")}: the plan reads this secret there.`,
+        );
+      }
+    }
+    const seen = new Map<string, string>();
+    for (const [name, item] of Object.entries(byName)) {
+      const env = item && typeof item === "object" ? item.env : undefined;
+      if (typeof env !== "string") continue;
+      if ((RESERVED_SECRET_ENVS as readonly string[]).includes(env)) {
+        add(["secrets", "items", name, "env"], "is reserved (External Secrets writes it from the database secrets)", "Pick another name.");
+      } else if (seen.has(env)) {
+        add(
+          ["secrets", "items", name, "env"],
+          `is also the env of 'secrets.items.${seen.get(env)}'`,
+          "Give each secret its own environment variable.",
+        );
+      }
+      seen.set(env, name);
+    }
+  }
+
+  if (get("production") !== true) return;
+
+  // Production-only rules.
+  const images = get("images");
+  if (images && typeof images === "object") {
+    for (const [key, ref] of Object.entries(images)) {
+      if (typeof ref !== "string") continue;
+      if (!/@sha256:[a-f0-9]{64}$/.test(ref)) {
+        add(["images", key], "is not pinned by digest (production)", "Reference the image as registry/path@sha256:<digest>.");
+      } else if (ZERO_DIGEST.test(ref)) {
+        add(["images", key], "carries a placeholder digest (production)", "Use the digest of the published image.");
+      }
+    }
+  }
+  const placeholders: string[][] = [
+    ["project", "id"],
+    ["state", "bucket"],
+    ["edge", "domain"],
+    ["pki", "organization"],
+  ];
+  for (const path of placeholders) {
+    const v = valueAt(raw, path);
+    if (typeof v === "string" && PLACEHOLDER.test(v)) {
+      add(path, "holds a placeholder value (production)", "Replace it with the real value.");
+    }
+  }
+  if (get("edge", "cloudflareZoneId") === "0".repeat(32)) {
+    add(["edge", "cloudflareZoneId"], "holds a placeholder value (production)", "Use the zone id from the Cloudflare dashboard.");
+  }
+  if (Array.isArray(zones) && zones.length < 3) {
+    add(["project", "zones"], "lists fewer than 3 zones (production)", "List at least three zones of the region for a regional cluster.");
+  }
+  if (get("cluster", "releaseChannel") === "RAPID") {
+    add(["cluster", "releaseChannel"], "is RAPID (production)", "Use STABLE or REGULAR.");
+  }
+  if (get("database", "availability") !== undefined && get("database", "availability") !== "REGIONAL") {
+    add(["database", "availability"], "is not REGIONAL (production)", "Set it to REGIONAL for a standby in a second zone.");
+  }
+  const sshRanges = get("api", "ssh", "sourceRanges");
+  if (Array.isArray(sshRanges)) {
+    sshRanges.forEach((r, i) => {
+      if (r === "0.0.0.0/0" || r === "::/0") {
+        add(["api", "ssh", "sourceRanges", i], "opens Git over SSH to the whole internet (production)", "List the networks that need SSH.");
+      }
+    });
+  }
+  if (typeof minR === "number" && minR < 3) {
+    add(["api", "minReplicas"], "is below 3 (production)", "Run at least 3 replicas, one per zone.");
+  }
+}
+
 /** The whole environment file. */
-export const configSchema = z.strictObject({
-  /** Prefix of every resource name. */
-  name: z.string().regex(NAME, {
-    error: rule(
-      "is not a valid name prefix",
-      "Use 2-18 lowercase letters, digits or hyphens, starting with a letter (service account ids derive from it).",
-    ),
-  }),
-  /** Environment name; must equal the file name. */
-  environment: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
-    error: rule("is not a valid environment name", "Use lowercase letters, digits and hyphens, matching the file name."),
-  }),
-  /** Turns on the production-only rules (digests, no placeholders, regional HA). */
-  production: z.boolean({ error: rule("is not a boolean", "Write true or false.") }),
-  project: z.strictObject({
-    id: z.string({ error: rule("is missing", "Set project.id to the Google Cloud project id.") }).regex(PROJECT_ID, {
-      error: rule("is not a Google Cloud project id", "Use 6-30 lowercase letters, digits or hyphens, starting with a letter."),
+export const configSchema = z
+  .strictObject({
+    /** Prefix of every resource name. */
+    name: z.string().regex(NAME, {
+      error: rule(
+        "is not a valid name prefix",
+        "Use 2-18 lowercase letters, digits or hyphens, starting with a letter (service account ids derive from it).",
+      ),
     }),
-    region: z.string({ error: rule("is missing", "Set project.region, e.g. us-central1.") }).regex(REGION, {
-      error: rule("is not a Google Cloud region", "Use a region name such as us-central1 or europe-west4."),
+    /** Environment name; must equal the file name. */
+    environment: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
+      error: rule("is not a valid environment name", "Use lowercase letters, digits and hyphens, matching the file name."),
     }),
-    zones: z
-      .array(z.string().regex(ZONE, { error: rule("is not a zone name", "Use a zone such as us-central1-a.") }))
-      .min(1, { error: rule("is empty", "List at least one zone of the region.") }),
-  }),
-  labels: z
-    .record(
-      // No hyphen: cdktf rewrites `-` to `_` in provider-level maps (default_labels).
-      z
-        .string()
-        .regex(/^[a-z][a-z0-9_]{0,62}$/, {
+    /** Turns on the production-only rules (digests, no placeholders, regional HA). */
+    production: z.boolean({ error: rule("is not a boolean", "Write true or false.") }),
+    project: z.strictObject({
+      id: z.string({ error: rule("is missing", "Set project.id to the Google Cloud project id.") }).regex(PROJECT_ID, {
+        error: rule("is not a Google Cloud project id", "Use 6-30 lowercase letters, digits or hyphens, starting with a letter."),
+      }),
+      region: z.string({ error: rule("is missing", "Set project.region, e.g. us-central1.") }).regex(REGION, {
+        error: rule("is not a Google Cloud region", "Use a region name such as us-central1 or europe-west4."),
+      }),
+      zones: z
+        .array(z.string().regex(ZONE, { error: rule("is not a zone name", "Use a zone such as us-central1-a.") }))
+        .min(1, { error: rule("is empty", "List at least one zone of the region.") }),
+    }),
+    labels: z
+      .record(
+        // No hyphen: cdktf rewrites `-` to `_` in provider-level maps (default_labels).
+        z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, {
           error: rule(
             "is not a valid label key",
             "Use lowercase letters, digits and _ (no -: the provider's default_labels would rename it).",
           ),
         }),
-      z.string().regex(/^[a-z0-9_-]{0,63}$/, { error: rule("is not a valid label value", "Use lowercase letters, digits, _ and -.") }),
-    )
-    .default({}),
-  state: z.strictObject({
-    /** GCS bucket that holds every stack's Terraform state. */
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, {
-      error: rule("is not a valid bucket name", "Use 3-63 lowercase letters, digits, _ or -."),
-    }),
-    /** US, EU, ASIA or a region: the state key ring is created in the same location (CMEK requires it). */
-    location: z.string().regex(/^(US|EU|ASIA|[a-z]+-[a-z]+[0-9]{1,2})$/, {
-      error: rule("is not a location both Cloud Storage and Cloud KMS offer", "Use US, EU, ASIA or a region such as us-central1."),
-    }),
-    /** Days before a non-current state version is deleted. */
-    keepVersionsDays: count(1, 3650).default(90),
-    /**
-     * Where the bootstrap stack keeps its own state: `local` (a relative file) for the very
-     * first apply, before the bucket exists; then `gcs` (see docs/adr/0003).
-     */
-    bootstrapBackend: z
-      .enum(["gcs", "local"], { error: rule("is not a backend kind", "Use gcs (or local for the first bootstrap apply only).") })
-      .default("gcs"),
-    /** KMS key rotation period in days (state and cluster secrets keys). */
-    kmsRotationDays: count(1, 365).default(90),
-  }),
-  network: z.strictObject({
-    nodeCidr: cidr("network.nodeCidr"),
-    podCidr: cidr("network.podCidr"),
-    serviceCidr: cidr("network.serviceCidr"),
-    controlPlaneCidr: cidr("network.controlPlaneCidr"),
-    privateServicesCidr: cidr("network.privateServicesCidr"),
-    flowLogSampling: z.number().min(0).max(1).default(0.5),
-  }),
-  cluster: z.strictObject({
-    releaseChannel,
-    /** Daily maintenance window start (UTC). */
-    maintenanceStart: hhmm,
-    /** Networks allowed to reach the private endpoint, beside the IAM-authenticated DNS endpoint. */
-    authorizedNetworks: z
-      .record(
-        z.string().regex(/^[a-z][a-z0-9-]*$/, { error: rule("is not a valid name", "Use lowercase letters, digits and hyphens.") }),
-        cidr("each authorized network"),
+        z.string().regex(/^[a-z0-9_-]{0,63}$/, { error: rule("is not a valid label value", "Use lowercase letters, digits, _ and -.") }),
       )
       .default({}),
-    binaryAuthorization: z.boolean().default(false),
-    nodeLocalDns: z.boolean().default(false),
-    systemPool: nodePool,
-    sandboxPool: nodePool,
-  }),
-  images: z.strictObject({
-    api: image,
-    runner: image,
-    migrate: image,
-  }),
-  api: z.strictObject({
-    port: count(1024, 65535),
-    callbackPort: count(1024, 65535),
-    minReplicas: count(2, 100),
-    maxReplicas: count(2, 500),
-    /** Path the probes and the load balancer's health check request. */
-    healthPath: z
-      .string()
-      .regex(/^\/[A-Za-z0-9/_.-]*$/, { error: rule("is not a URL path", "Write it as /path, e.g. /api/health.") })
-      .default("/api/health"),
-    resources: resources.default({ cpu: "500m", memory: "512Mi", ephemeralStorage: "1Gi" }),
-    /** Git over SSH: a TCP LoadBalancer Service on port 22. Off unless asked for. */
-    ssh: z
-      .strictObject({
-        enabled: z.boolean(),
-        port: count(1024, 65535).default(2222),
-        sourceRanges: z.array(anyCidr).default([]),
-      })
-      .default({ enabled: false, port: 2222, sourceRanges: [] }),
-  }),
-  /** Limits of one runner (agent/workflow) pod and of the runners namespace. */
-  runner: z.strictObject({
-    resources: resources.default({ cpu: "2", memory: "4Gi", ephemeralStorage: "2Gi" }),
-    /** Most runner pods at once (ResourceQuota). */
-    maxPods: count(1, 1000).default(20),
-    /** Longest a runner pod may run, in seconds. */
-    maxRuntimeSeconds: count(60, 86400).default(3600),
-  }),
-  database: z.strictObject({
-    version: z.enum(["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], {
-      error: rule("is not a supported Cloud SQL PostgreSQL version", "Use POSTGRES_16 or POSTGRES_17."),
+    state: z.strictObject({
+      /** GCS bucket that holds every stack's Terraform state. */
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, {
+        error: rule("is not a valid bucket name", "Use 3-63 lowercase letters, digits, _ or -."),
+      }),
+      /** US, EU, ASIA or a region: the state key ring is created in the same location (CMEK requires it). */
+      location: z.string().regex(/^(US|EU|ASIA|[a-z]+-[a-z]+[0-9]{1,2})$/, {
+        error: rule("is not a location both Cloud Storage and Cloud KMS offer", "Use US, EU, ASIA or a region such as us-central1."),
+      }),
+      /** Days before a non-current state version is deleted. */
+      keepVersionsDays: count(1, 3650).default(90),
+      /**
+       * Where the bootstrap stack keeps its own state: `local` (a relative file) for the very
+       * first apply, before the bucket exists; then `gcs` (see docs/adr/0003).
+       */
+      bootstrapBackend: z
+        .enum(["gcs", "local"], { error: rule("is not a backend kind", "Use gcs (or local for the first bootstrap apply only).") })
+        .default("gcs"),
+      /** KMS key rotation period in days (state and cluster secrets keys). */
+      kmsRotationDays: count(1, 365).default(90),
     }),
-    tier: z.string().regex(/^db-[a-z0-9-]+$/, { error: rule("is not a Cloud SQL tier", "Use a tier such as db-custom-2-7680.") }),
-    availability: z.enum(["ZONAL", "REGIONAL"], { error: rule("is not an availability type", "Use ZONAL or REGIONAL.") }),
-    databaseName: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a database name", "Use lowercase letters, digits and _.") }),
-    backupStart: hhmm,
-    retainedBackups: count(1, 365).default(14),
-  }),
-  edge: z.strictObject({
-    domain: z.string().regex(HOSTNAME, { error: rule("is not a DNS name", "Use a fully qualified name such as plue.example.com.") }),
-    cloudflareZoneId: z
-      .string()
-      .regex(/^[a-f0-9]{32}$/, {
+    network: z.strictObject({
+      nodeCidr: cidr("network.nodeCidr"),
+      podCidr: cidr("network.podCidr"),
+      serviceCidr: cidr("network.serviceCidr"),
+      controlPlaneCidr: cidr("network.controlPlaneCidr"),
+      privateServicesCidr: cidr("network.privateServicesCidr"),
+      flowLogSampling: z.number().min(0).max(1).default(0.5),
+    }),
+    cluster: z.strictObject({
+      releaseChannel,
+      /** Daily maintenance window start (UTC). */
+      maintenanceStart: hhmm,
+      /** Networks allowed to reach the private endpoint, beside the IAM-authenticated DNS endpoint. */
+      authorizedNetworks: z
+        .record(
+          z.string().regex(/^[a-z][a-z0-9-]*$/, { error: rule("is not a valid name", "Use lowercase letters, digits and hyphens.") }),
+          cidr("each authorized network"),
+        )
+        .default({}),
+      binaryAuthorization: z.boolean().default(false),
+      nodeLocalDns: z.boolean().default(false),
+      systemPool: nodePool,
+      sandboxPool: nodePool,
+    }),
+    images: z.strictObject({
+      api: image,
+      runner: image,
+      migrate: image,
+    }),
+    api: z.strictObject({
+      port: count(1024, 65535),
+      callbackPort: count(1024, 65535),
+      minReplicas: count(2, 100),
+      maxReplicas: count(2, 500),
+      /** Path the probes and the load balancer's health check request. */
+      healthPath: z
+        .string()
+        .regex(/^\/[A-Za-z0-9/_.-]*$/, { error: rule("is not a URL path", "Write it as /path, e.g. /api/health.") })
+        .default("/api/health"),
+      resources: resources.default({ cpu: "500m", memory: "512Mi", ephemeralStorage: "1Gi" }),
+      /** Git over SSH: a TCP LoadBalancer Service on port 22. Off unless asked for. */
+      ssh: z
+        .strictObject({
+          enabled: z.boolean(),
+          port: count(1024, 65535).default(2222),
+          sourceRanges: z.array(anyCidr).default([]),
+        })
+        .default({ enabled: false, port: 2222, sourceRanges: [] }),
+    }),
+    /** Limits of one runner (agent/workflow) pod and of the runners namespace. */
+    runner: z.strictObject({
+      resources: resources.default({ cpu: "2", memory: "4Gi", ephemeralStorage: "2Gi" }),
+      /** Most runner pods at once (ResourceQuota). */
+      maxPods: count(1, 1000).default(20),
+      /** Longest a runner pod may run, in seconds. */
+      maxRuntimeSeconds: count(60, 86400).default(3600),
+    }),
+    database: z.strictObject({
+      version: z.enum(["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], {
+        error: rule("is not a supported Cloud SQL PostgreSQL version", "Use POSTGRES_16 or POSTGRES_17."),
+      }),
+      tier: z.string().regex(/^db-[a-z0-9-]+$/, { error: rule("is not a Cloud SQL tier", "Use a tier such as db-custom-2-7680.") }),
+      availability: z.enum(["ZONAL", "REGIONAL"], { error: rule("is not an availability type", "Use ZONAL or REGIONAL.") }),
+      databaseName: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: rule("is not a database name", "Use lowercase letters, digits and _.") }),
+      backupStart: hhmm,
+      retainedBackups: count(1, 365).default(14),
+    }),
+    edge: z.strictObject({
+      domain: z.string().regex(HOSTNAME, { error: rule("is not a DNS name", "Use a fully qualified name such as plue.example.com.") }),
+      cloudflareZoneId: z.string().regex(/^[a-f0-9]{32}$/, {
         error: rule("is not a Cloudflare zone id", "Copy the 32-hex-digit zone id from the Cloudflare dashboard."),
       }),
-    /** Cloudflare's published ranges; Cloud Armor allows only these. */
-    cloudflareRanges: z.strictObject({
-      source: z.string().min(1),
-      retrieved: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: rule("is not a date", "Write it as YYYY-MM-DD.") }),
-      cidrs: z.array(anyCidr).min(1),
-    }),
-    /** Requests per minute per client IP on /api/auth/* (Cloud Armor). */
-    authRateLimitPerMinute: count(1, 10000).default(10),
-    /** Validity of the Cloudflare Origin CA certificate the load balancer serves. */
-    originCertValidityDays: z
-      .union([z.literal(7), z.literal(30), z.literal(90), z.literal(365), z.literal(730), z.literal(1095), z.literal(5475)], {
-        error: rule("is not a validity Cloudflare's Origin CA offers", "Use 7, 30, 90, 365, 730, 1095 or 5475."),
-      })
-      .default(365),
-  }),
-  /**
-   * Secrets in Google Secret Manager, keyed by a stable name (the secret id is `<name>-<key>`).
-   * Values never appear here or in the plan; they are added out of band (README, "Secrets").
-   */
-  secrets: z.strictObject({
-    /** Replica locations; empty = automatic replication. */
-    replicaLocations: z
-      .array(z.string().regex(REGION, { error: rule("is not a region", "Use a region such as us-central1.") }))
-      .default([]),
-    /** Pub/Sub topic (full id) that receives rotation reminders. @default - no rotation notifications */
-    rotationTopic: z
-      .string()
-      .regex(/^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/, {
-        error: rule("is not a Pub/Sub topic id", "Write it as projects/<project>/topics/<topic>."),
-      })
-      .optional(),
-    items: z.record(
-      z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, { error: rule("is not a secret name", "Use lowercase letters, digits and hyphens.") }),
-      z.strictObject({
-        description: z.string().min(1).max(200),
-        /** Who reads it: the API, the schema Job, or Terraform at apply time (edge). */
-        consumers: z
-          .array(z.enum(["api", "migrate", "edge", "data"], { error: rule("is not a consumer", "Use api, migrate, edge or data.") }))
-          .min(1),
-        /** Environment variable name in the consumer's Secret (api, migrate). */
-        env: z
-          .string()
-          .regex(/^[A-Z][A-Z0-9_]*$/, { error: rule("is not an environment variable name", "Use UPPER_SNAKE_CASE.") })
-          .optional(),
-        /** Rotation reminder period in days. @default - no rotation schedule */
-        rotationDays: count(1, 3650).optional(),
+      /** Cloudflare's published ranges; Cloud Armor allows only these. */
+      cloudflareRanges: z.strictObject({
+        source: z.string().min(1),
+        retrieved: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: rule("is not a date", "Write it as YYYY-MM-DD.") }),
+        cidrs: z.array(anyCidr).min(1),
       }),
-    ),
-  }),
-  externalSecrets: z.strictObject({
-    /** Version of the `external-secrets` chart from https://charts.external-secrets.io. */
-    chartVersion: z
-      .string()
-      .regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { error: rule("is not an exact chart version", "Pin an exact version such as 2.0.1.") }),
-    namespace: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,62}$/)
-      .default("external-secrets"),
-    /** How often ExternalSecrets re-read Secret Manager. */
-    refreshInterval: z
-      .string()
-      .regex(/^[0-9]+(s|m|h)$/, { error: rule("is not a duration", "Write it as e.g. 1h or 15m.") })
-      .default("1h"),
-  }),
-  /** The private CA and the certificates of origin protection (see `pki/`). */
-  pki: z.strictObject({
-    /** Private store (keys), relative to the repository root; git-ignored. */
-    dir: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: rule("is not a relative path", "Use a path such as .pki/example.") }),
-    /** Committed public certificates the plan reads (CA and client certificate). */
-    publicDir: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: rule("is not a relative path", "Use a path such as config/pki/example.") }),
-    organization: z.string().min(1).max(64),
-    caValidityDays: count(30, 7300).default(3650),
-    clientValidityDays: count(1, 825).default(365),
-    /** Hostnames of the origin certificate (Cloudflare Origin CA). */
-    originHostnames: z
-      .array(
-        z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
-          error: rule("is not a hostname", "Use a name such as plue.example.com or *.plue.example.com."),
+      /** Requests per minute per client IP on /api/auth/* (Cloud Armor). */
+      authRateLimitPerMinute: count(1, 10000).default(10),
+      /** Validity of the Cloudflare Origin CA certificate the load balancer serves. */
+      originCertValidityDays: z
+        .union([z.literal(7), z.literal(30), z.literal(90), z.literal(365), z.literal(730), z.literal(1095), z.literal(5475)], {
+          error: rule("is not a validity Cloudflare's Origin CA offers", "Use 7, 30, 90, 365, 730, 1095 or 5475."),
+        })
+        .default(365),
+    }),
+    /**
+     * Secrets in Google Secret Manager, keyed by a stable name (the secret id is `<name>-<key>`).
+     * Values never appear here or in the plan; they are added out of band (README, "Secrets").
+     */
+    secrets: z.strictObject({
+      /** Replica locations; empty = automatic replication. */
+      replicaLocations: z
+        .array(z.string().regex(REGION, { error: rule("is not a region", "Use a region such as us-central1.") }))
+        .default([]),
+      /** Pub/Sub topic (full id) that receives rotation reminders. @default - no rotation notifications */
+      rotationTopic: z
+        .string()
+        .regex(/^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/, {
+          error: rule("is not a Pub/Sub topic id", "Write it as projects/<project>/topics/<topic>."),
+        })
+        .optional(),
+      items: z.record(
+        z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, { error: rule("is not a secret name", "Use lowercase letters, digits and hyphens.") }),
+        z.strictObject({
+          description: z.string().min(1).max(200),
+          /** Who reads it: the API, the schema Job, or Terraform at apply time (edge). */
+          consumers: z.array(z.enum(SECRET_CONSUMERS, { error: rule("is not a consumer", "Use api, migrate, edge or data.") })).min(1),
+          /** Environment variable name in the consumer's Secret (api, migrate). */
+          env: z
+            .string()
+            .regex(/^[A-Z][A-Z0-9_]*$/, { error: rule("is not an environment variable name", "Use UPPER_SNAKE_CASE.") })
+            .optional(),
+          /** Rotation reminder period in days. @default - no rotation schedule */
+          rotationDays: count(1, 3650).optional(),
         }),
-      )
-      .min(1),
-  }),
-});
+      ),
+    }),
+    externalSecrets: z.strictObject({
+      /** Version of the `external-secrets` chart from https://charts.external-secrets.io. */
+      chartVersion: z
+        .string()
+        .regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, { error: rule("is not an exact chart version", "Pin an exact version such as 2.0.1.") }),
+      namespace: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,62}$/)
+        .default("external-secrets"),
+      /** How often ExternalSecrets re-read Secret Manager. */
+      refreshInterval: z
+        .string()
+        .regex(/^[0-9]+(s|m|h)$/, { error: rule("is not a duration", "Write it as e.g. 1h or 15m.") })
+        .default("1h"),
+    }),
+    /** The private CA and the certificates of origin protection (see `pki/`). */
+    pki: z.strictObject({
+      /** Private store (keys), relative to the repository root; git-ignored. */
+      dir: z.string().regex(/^[A-Za-z0-9._/-]+$/, { error: rule("is not a relative path", "Use a path such as .pki/example.") }),
+      /** Committed public certificates the plan reads (CA and client certificate). */
+      publicDir: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]+$/, { error: rule("is not a relative path", "Use a path such as config/pki/example.") }),
+      organization: z.string().min(1).max(64),
+      caValidityDays: count(30, 7300).default(3650),
+      clientValidityDays: count(1, 825).default(365),
+      /** Hostnames of the origin certificate (Cloudflare Origin CA). */
+      originHostnames: z
+        .array(
+          z.string().regex(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+            error: rule("is not a hostname", "Use a name such as plue.example.com or *.plue.example.com."),
+          }),
+        )
+        .min(1),
+    }),
+  })
+  .superRefine(crossFieldRules, { when: () => true });
 
 /** Validated configuration, as the stacks and charts receive it. */
 export type PlueConfig = z.infer<typeof configSchema>;

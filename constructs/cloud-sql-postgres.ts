@@ -6,8 +6,6 @@ import { SqlUser } from "@cdktf/provider-google/lib/sql-user";
 import { DataGoogleSecretManagerSecretVersion } from "@cdktf/provider-google/lib/data-google-secret-manager-secret-version";
 import { SecretManagerSecret } from "@cdktf/provider-google/lib/secret-manager-secret";
 import { SecretManagerSecretVersion } from "@cdktf/provider-google/lib/secret-manager-secret-version";
-import type { PlueConfig } from "../config/schema.ts";
-import { DB_PASSWORD_SECRET, DB_USER, dbHostSecretId, names, networkId, secretId } from "../config/names.ts";
 import { secretReplication } from "./secret-manager-secrets.ts";
 
 /**
@@ -53,8 +51,35 @@ export interface MaintenanceWindow {
 
 /** Props of {@link CloudSqlPostgres}. */
 export interface CloudSqlPostgresProps {
-  /** The validated environment. */
-  readonly config: PlueConfig;
+  /** Instance name. */
+  readonly name: string;
+  readonly region: string;
+  /** `POSTGRES_15` .. `POSTGRES_17`. */
+  readonly databaseVersion: string;
+  /** Machine tier, e.g. `db-custom-2-7680`. */
+  readonly tier: string;
+  /** `ZONAL`, or `REGIONAL` for a standby in a second zone. */
+  readonly availability: "ZONAL" | "REGIONAL";
+  /** The application database's name. */
+  readonly databaseName: string;
+  /** Daily backup window start, HH:MM UTC. */
+  readonly backupStart: string;
+  /** Automated backups kept. */
+  readonly retainedBackups: number;
+  /** Labels on the instance. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** VPC network id whose private services access range holds the instance's IP. */
+  readonly network: string;
+  /** Name of the private services access range. */
+  readonly allocatedIpRange: string;
+  /** The application user's name. */
+  readonly user: string;
+  /** Secret Manager secret id holding the user's password (read at apply time). */
+  readonly passwordSecret: string;
+  /** Secret Manager secret id to create for the instance's private IP. */
+  readonly hostSecretId: string;
+  /** Replica locations of the host secret; empty = automatic replication. */
+  readonly secretReplicaLocations: readonly string[];
   /**
    * When Cloud SQL may apply updates (update track `stable`).
    * @default - Sunday, starting 4 hours after `database.backupStart` (after the backup window)
@@ -84,43 +109,40 @@ export class CloudSqlPostgres extends Construct {
   readonly instance: SqlDatabaseInstance;
   /** The application database (`database.databaseName`). */
   readonly database: SqlDatabase;
-  /** The application user ({@link DB_USER}). */
+  /** The application user ({@link CloudSqlPostgresProps.user}). */
   readonly user: SqlUser;
-  /** The secret holding the instance's private IP (`dbHostSecretId`). */
+  /** The secret holding the instance's private IP ({@link CloudSqlPostgresProps.hostSecretId}). */
   readonly hostSecret: SecretManagerSecret;
 
   constructor(scope: Construct, id: string, props: CloudSqlPostgresProps) {
     super(scope, id);
-    const { config } = props;
-    const db = config.database;
-    const n = names(config);
-    const maintenance = props.maintenanceWindow ?? defaultMaintenanceWindow(db.backupStart);
+    const maintenance = props.maintenanceWindow ?? defaultMaintenanceWindow(props.backupStart);
 
     TerraformStack.of(this).addOverride("terraform.required_version", REQUIRED_TERRAFORM);
 
     this.instance = new SqlDatabaseInstance(this, "instance", {
-      name: n.sqlInstance,
-      region: config.project.region,
-      databaseVersion: db.version,
+      name: props.name,
+      region: props.region,
+      databaseVersion: props.databaseVersion,
       // Terraform refuses to destroy it; `settings.deletion_protection_enabled` makes the
       // API refuse too (console, gcloud), and prevent_destroy fails any plan that would.
       deletionProtection: true,
       lifecycle: { preventDestroy: true },
       settings: {
-        tier: db.tier,
+        tier: props.tier,
         // Explicit: new PostgreSQL 16+ instances default to Enterprise Plus, which has no
         // db-custom-* tiers.
         edition: "ENTERPRISE",
-        availabilityType: db.availability,
+        availabilityType: props.availability,
         deletionProtectionEnabled: true,
         retainBackupsOnDelete: true,
         diskType: "PD_SSD",
         diskAutoresize: true,
-        userLabels: { ...config.labels, environment: config.environment },
+        userLabels: { ...props.labels },
         ipConfiguration: {
           ipv4Enabled: false,
-          privateNetwork: networkId(config),
-          allocatedIpRange: n.privateServicesRange,
+          privateNetwork: props.network,
+          allocatedIpRange: props.allocatedIpRange,
           // TLS required, password authentication. Client certificates
           // (TRUSTED_CLIENT_CERTIFICATE_REQUIRED) would add per-client key distribution
           // for little gain on a private-only IP (docs/adr/0005).
@@ -130,9 +152,9 @@ export class CloudSqlPostgres extends Construct {
         backupConfiguration: {
           enabled: true,
           pointInTimeRecoveryEnabled: true,
-          startTime: db.backupStart,
+          startTime: props.backupStart,
           transactionLogRetentionDays: 7,
-          backupRetentionSettings: { retainedBackups: db.retainedBackups, retentionUnit: "COUNT" },
+          backupRetentionSettings: { retainedBackups: props.retainedBackups, retentionUnit: "COUNT" },
         },
         maintenanceWindow: { day: maintenance.day, hour: maintenance.hour, updateTrack: "stable" },
         insightsConfig: {
@@ -150,7 +172,7 @@ export class CloudSqlPostgres extends Construct {
     });
 
     this.database = new SqlDatabase(this, "database", {
-      name: db.databaseName,
+      name: props.databaseName,
       instance: this.instance.name,
       charset: "UTF8",
       collation: "en_US.UTF8",
@@ -161,11 +183,11 @@ export class CloudSqlPostgres extends Construct {
 
     // Read when Terraform runs (plan/apply), never at synth: the plan holds only this reference.
     const password = new DataGoogleSecretManagerSecretVersion(this, "password", {
-      secret: secretId(config, DB_PASSWORD_SECRET),
+      secret: props.passwordSecret,
     });
 
     this.user = new SqlUser(this, "user", {
-      name: DB_USER,
+      name: props.user,
       instance: this.instance.name,
       type: "BUILT_IN",
       // Write-only: sent to the API, never stored in this resource's state. A new secret
@@ -177,8 +199,8 @@ export class CloudSqlPostgres extends Construct {
     });
 
     this.hostSecret = new SecretManagerSecret(this, "host-secret", {
-      secretId: dbHostSecretId(config),
-      replication: secretReplication(config),
+      secretId: props.hostSecretId,
+      replication: secretReplication(props.secretReplicaLocations),
       labels: { written_by: "terraform", consumer_api: "true", consumer_migrate: "true" },
       annotations: { description: "Private IP of the Cloud SQL instance (written by Terraform; not a secret value)." },
       deletionProtection: true,

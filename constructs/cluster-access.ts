@@ -7,8 +7,6 @@
 import type { Construct } from "constructs";
 import { DataGoogleClientConfig } from "@cdktf/provider-google/lib/data-google-client-config";
 import { DataGoogleContainerCluster } from "@cdktf/provider-google/lib/data-google-container-cluster";
-import type { PlueConfig } from "../config/schema.ts";
-import { names } from "../config/names.ts";
 
 /** Host and token for a Kubernetes or Helm provider. */
 export interface ClusterAccess {
@@ -18,11 +16,22 @@ export interface ClusterAccess {
   readonly token: string;
 }
 
-/** Declares the data sources that resolve the cluster's DNS endpoint and a token at apply time. */
-export function clusterAccess(scope: Construct, config: PlueConfig): ClusterAccess {
+/** Which cluster {@link clusterAccess} reaches. */
+export interface ClusterAccessProps {
+  /** Cluster name. */
+  readonly clusterName: string;
+  /** Cluster location (the region of a regional cluster). */
+  readonly location: string;
+}
+
+/**
+ * Declares, in `scope` (ids `cluster` and `client`), the data sources that resolve the cluster's
+ * DNS endpoint and a token at apply time.
+ */
+export function clusterAccess(scope: Construct, props: ClusterAccessProps): ClusterAccess {
   const cluster = new DataGoogleContainerCluster(scope, "cluster", {
-    name: names(config).cluster,
-    location: config.project.region,
+    name: props.clusterName,
+    location: props.location,
   });
   const client = new DataGoogleClientConfig(scope, "client", {});
   const endpoint = cluster.controlPlaneEndpointsConfig.get(0).dnsEndpointConfig.get(0).endpoint;

@@ -9,7 +9,7 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import type { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { ServiceAccountIamMember } from "@cdktf/provider-google/lib/service-account-iam-member";
-import { DNS_PORTS, dnsPeers, tcp } from "../charts/restricted.ts";
+import { DNS_PORTS, dnsPeers, tcp } from "../lib/network-policy.ts";
 import { GOOGLE_API_VIPS } from "../lib/ranges.ts";
 
 /** Where the chart comes from. */

@@ -1,12 +1,11 @@
 import { Construct } from "constructs";
 import { ContainerCluster } from "@cdktf/provider-google/lib/container-cluster";
-import { ContainerNodePool } from "@cdktf/provider-google/lib/container-node-pool";
 import { DataGoogleProject } from "@cdktf/provider-google/lib/data-google-project";
 import { KmsCryptoKey } from "@cdktf/provider-google/lib/kms-crypto-key";
 import { KmsCryptoKeyIamMember } from "@cdktf/provider-google/lib/kms-crypto-key-iam-member";
 import { ProjectIamMember } from "@cdktf/provider-google/lib/project-iam-member";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
-import { hardenedNodeConfig, NODE_MANAGEMENT, NODE_UPGRADE_SETTINGS } from "./node-config.ts";
+import { NodePool } from "./node-pool.ts";
 
 /** The only project roles the node service account gets: write logs and metrics, pull images. */
 export const NODE_SERVICE_ACCOUNT_ROLES = [
@@ -65,8 +64,10 @@ export interface HardenedClusterProps {
   readonly keyRotationDays: number;
   /** Account id of the dedicated node service account. */
   readonly nodeServiceAccountId: string;
-  /** The system/API pool. */
+  /** The system/API pool's size. */
   readonly systemPool: PoolSize;
+  /** The system/API pool's name (also its `plue.dev/pool` node label). */
+  readonly systemPoolName: string;
 }
 
 /**
@@ -77,7 +78,8 @@ export interface HardenedClusterProps {
  */
 export class HardenedCluster extends Construct {
   readonly cluster: ContainerCluster;
-  readonly systemPool: ContainerNodePool;
+  /** The system/API pool. */
+  readonly systemPool: NodePool;
   /** The node service account (shared with the sandbox pool). */
   readonly nodeServiceAccount: ServiceAccount;
   /** The application-layer secrets encryption key. */
@@ -180,25 +182,17 @@ export class HardenedCluster extends Construct {
       dependsOn: [gkeAgentCanUseKey],
     });
 
-    this.systemPool = new ContainerNodePool(this, "system-pool", {
-      name: "system",
+    this.systemPool = new NodePool(this, "system-pool", {
       cluster: this.cluster.id,
+      name: props.systemPoolName,
       location: props.region,
-      nodeLocations: [...props.nodeLocations],
-      autoscaling: {
-        totalMinNodeCount: props.systemPool.minNodes,
-        totalMaxNodeCount: props.systemPool.maxNodes,
-        locationPolicy: "BALANCED",
-      },
-      management: NODE_MANAGEMENT,
-      upgradeSettings: NODE_UPGRADE_SETTINGS,
-      networkConfig: { enablePrivateNodes: true },
-      nodeConfig: hardenedNodeConfig({
-        machineType: props.systemPool.machineType,
-        diskSizeGb: props.systemPool.diskSizeGb,
-        serviceAccount: this.nodeServiceAccount.email,
-        labels: { "plue.dev/pool": "system" },
-      }),
+      nodeLocations: props.nodeLocations,
+      machineType: props.systemPool.machineType,
+      diskSizeGb: props.systemPool.diskSizeGb,
+      minNodes: props.systemPool.minNodes,
+      maxNodes: props.systemPool.maxNodes,
+      serviceAccount: this.nodeServiceAccount.email,
+      labels: { "plue.dev/pool": props.systemPoolName },
     });
   }
 }

@@ -5,108 +5,66 @@ import { SecretManagerSecretIamMember } from "@cdktf/provider-google/lib/secret-
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { PubsubTopicIamMember } from "@cdktf/provider-google/lib/pubsub-topic-iam-member";
 import { DataGoogleProject } from "@cdktf/provider-google/lib/data-google-project";
-import type { PlueConfig } from "../config/schema.ts";
-import { names, secretId } from "../config/names.ts";
 
 /** The only role any identity gets on a secret: read its versions. */
 export const SECRET_ACCESSOR_ROLE = "roles/secretmanager.secretAccessor";
 
-/** Consumers that read secrets in the cluster, each through its own External Secrets identity. */
-export const ESO_CONSUMERS = ["api", "migrate"] as const;
+/** One secret: its id, what it is for, and who may read it. */
+export interface SecretSpec {
+  /** Secret Manager secret id. */
+  readonly secretId: string;
+  /** What the secret holds (an annotation). */
+  readonly description: string;
+  /** IAM members granted {@link SECRET_ACCESSOR_ROLE} on this secret, by consumer name (binding ids `<secret>-<consumer>`). */
+  readonly accessors: Readonly<Record<string, string>>;
+  /**
+   * Rotation reminder period in days (needs {@link SecretManagerSecretsProps.rotationTopic}).
+   * @default - no rotation schedule
+   */
+  readonly rotationDays?: number;
+}
 
-/** A consumer that reads secrets through External Secrets. */
-export type EsoConsumer = (typeof ESO_CONSUMERS)[number];
-
-/** A consumer of a configured secret (see `secrets.items.*.consumers` in the config schema). */
-export type SecretConsumer = PlueConfig["secrets"]["items"][string]["consumers"][number];
-
-/**
- * The identity External Secrets uses for one consumer: a Google service account (created by
- * {@link SecretManagerSecrets}), the Kubernetes service account in the operator's namespace that
- * impersonates it through Workload Identity (platform stack), and the ClusterSecretStore that
- * uses that Kubernetes service account (external-secrets chart).
- */
-export interface EsoIdentity {
-  /** Which consumer's secrets this identity reads. */
-  readonly consumer: EsoConsumer;
-  /** Google service account id, `<prefix>-eso-<consumer>`. */
+/** A reader's Google service account, created here (External Secrets impersonates it). */
+export interface SecretReaderAccount {
+  /** Service account id. */
   readonly accountId: string;
-  /** Google service account e-mail. */
-  readonly email: string;
-  /** IAM member string of the Google service account. */
-  readonly member: string;
-  /** Kubernetes service account (in the operator's namespace) annotated with {@link email}. */
-  readonly kubernetesServiceAccount: string;
-  /** ClusterSecretStore that authenticates as {@link kubernetesServiceAccount}. */
-  readonly store: string;
 }
 
-/** Longest Google service account id (`account_id`). */
-const MAX_ACCOUNT_ID = 30;
-
-/**
- * The External Secrets identity of every in-cluster consumer, by consumer. The names are written
- * here only; the data stack, the platform stack and the chart all read them from here.
- * @throws Error when a service account id would exceed 30 characters (a long `name` prefix).
- */
-export function esoIdentities(config: PlueConfig): Readonly<Record<EsoConsumer, EsoIdentity>> {
-  const identity = (consumer: EsoConsumer): EsoIdentity => {
-    const accountId = `${config.name}-eso-${consumer}`;
-    if (accountId.length > MAX_ACCOUNT_ID) {
-      throw new Error(
-        `config: 'name' makes the service account id ${accountId} longer than ${MAX_ACCOUNT_ID} characters (got ${config.name}). Use a prefix of at most ${MAX_ACCOUNT_ID - `-eso-${consumer}`.length} characters.`,
-      );
-    }
-    const email = `${accountId}@${config.project.id}.iam.gserviceaccount.com`;
-    return {
-      consumer,
-      accountId,
-      email,
-      member: `serviceAccount:${email}`,
-      kubernetesServiceAccount: `eso-${consumer}`,
-      store: `gcp-secret-manager-${consumer}`,
-    };
-  };
-  return { api: identity("api"), migrate: identity("migrate") };
-}
-
-/**
- * IAM member that reads a secret for `consumer`: the consumer's External Secrets identity for
- * `api` and `migrate`; the CI deployer for `edge` and `data` (Terraform reads those at apply time).
- */
-export function accessorMember(config: PlueConfig, consumer: SecretConsumer): string {
-  switch (consumer) {
-    case "api":
-    case "migrate":
-      return esoIdentities(config)[consumer].member;
-    case "edge":
-    case "data":
-      return `serviceAccount:${names(config).ciServiceAccount}@${config.project.id}.iam.gserviceaccount.com`;
-  }
-}
-
-/** Full resource name of a secret of the environment's project. */
-export function secretName(config: PlueConfig, id: string): string {
-  return `projects/${config.project.id}/secrets/${id}`;
+/** The Cloud SQL host secret, and who reads it. */
+export interface HostSecretAccess {
+  /** The secret (created by the Cloud SQL construct). */
+  readonly secret: SecretManagerSecret;
+  /** IAM members granted read access, by consumer name (binding ids `db-host-<consumer>`). */
+  readonly readers: Readonly<Record<string, string>>;
 }
 
 /** Props of {@link SecretManagerSecrets}. */
 export interface SecretManagerSecretsProps {
-  /** The validated environment: `secrets` (items, replication, rotation topic) and the project. */
-  readonly config: PlueConfig;
+  /** The project (its number names the Secret Manager service agent that publishes rotation reminders). */
+  readonly projectId: string;
+  /** Secrets by a stable name (construct ids derive from it). */
+  readonly secrets: Readonly<Record<string, SecretSpec>>;
+  /** Replica locations of every secret; empty = automatic replication. */
+  readonly replicaLocations: readonly string[];
   /**
-   * The Cloud SQL host secret (created by the Cloud SQL construct): the `api` and `migrate`
-   * identities get read access to it, since both build DATABASE_URL from it.
+   * Pub/Sub topic (full id) that receives rotation reminders.
+   * @default - no rotation notifications
+   */
+  readonly rotationTopic?: string;
+  /** Google service accounts to create for External Secrets, by consumer (ids `eso-<consumer>`). */
+  readonly readerAccounts: Readonly<Record<string, SecretReaderAccount>>;
+  /**
+   * The Cloud SQL host secret and its readers.
    * @default - no host secret access
    */
-  readonly dbHostSecret?: SecretManagerSecret;
+  readonly hostSecret?: HostSecretAccess;
 }
 
-/** Replication of every secret: automatic, or the configured replica locations (sorted). */
-export function secretReplication(config: PlueConfig) {
-  return config.secrets.replicaLocations.length === 0
+/** Replication of every secret: automatic, or the given replica locations (sorted). */
+export function secretReplication(replicaLocations: readonly string[]) {
+  return replicaLocations.length === 0
     ? { auto: {} }
-    : { userManaged: { replicas: [...config.secrets.replicaLocations].sort().map((location) => ({ location })) } };
+    : { userManaged: { replicas: [...replicaLocations].sort().map((location) => ({ location })) } };
 }
 
 /**
@@ -126,24 +84,22 @@ export function secretReplication(config: PlueConfig) {
  * @see https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/secret_manager_secret
  */
 export class SecretManagerSecrets extends Construct {
-  /** Secrets by configured name. */
+  /** Secrets by name. */
   readonly secrets: ReadonlyMap<string, SecretManagerSecret>;
   /** External Secrets' Google service accounts, by consumer. */
-  readonly identities: ReadonlyMap<EsoConsumer, ServiceAccount>;
+  readonly identities: ReadonlyMap<string, ServiceAccount>;
   /** Accessor bindings by construct id (`<name>-<consumer>`, `db-host-<consumer>`). */
   readonly bindings: ReadonlyMap<string, SecretManagerSecretIamMember>;
 
   constructor(scope: Construct, id: string, props: SecretManagerSecretsProps) {
     super(scope, id);
-    const { config } = props;
-    const ids = esoIdentities(config);
 
-    const identities = new Map<EsoConsumer, ServiceAccount>();
-    for (const consumer of ESO_CONSUMERS) {
+    const identities = new Map<string, ServiceAccount>();
+    for (const [consumer, account] of Object.entries(props.readerAccounts)) {
       identities.set(
         consumer,
         new ServiceAccount(this, `eso-${consumer}`, {
-          accountId: ids[consumer].accountId,
+          accountId: account.accountId,
           displayName: `External Secrets reader for ${consumer}`,
           description: `Reads the Secret Manager secrets of consumer '${consumer}' for External Secrets (Workload Identity, no keys).`,
         }),
@@ -151,11 +107,11 @@ export class SecretManagerSecrets extends Construct {
     }
     this.identities = identities;
 
-    const topic = config.secrets.rotationTopic;
+    const topic = props.rotationTopic;
     let topicGrant: PubsubTopicIamMember | undefined;
-    if (topic !== undefined && Object.values(config.secrets.items).some((item) => item.rotationDays !== undefined)) {
+    if (topic !== undefined && Object.values(props.secrets).some((spec) => spec.rotationDays !== undefined)) {
       // Secret Manager publishes rotation reminders as its service agent.
-      const project = new DataGoogleProject(this, "project", { projectId: config.project.id });
+      const project = new DataGoogleProject(this, "project", { projectId: props.projectId });
       topicGrant = new PubsubTopicIamMember(this, "rotation-topic-publisher", {
         topic,
         role: "roles/pubsub.publisher",
@@ -163,20 +119,20 @@ export class SecretManagerSecrets extends Construct {
       });
     }
 
-    const replication = secretReplication(config);
+    const replication = secretReplication(props.replicaLocations);
 
     const secrets = new Map<string, SecretManagerSecret>();
     const bindings = new Map<string, SecretManagerSecretIamMember>();
-    for (const name of Object.keys(config.secrets.items).sort()) {
-      const item = config.secrets.items[name];
-      if (item === undefined) continue;
-      const consumers = [...new Set(item.consumers)].sort();
-      const days = topic !== undefined ? item.rotationDays : undefined;
+    for (const name of Object.keys(props.secrets).sort()) {
+      const spec = props.secrets[name];
+      if (spec === undefined) continue;
+      const consumers = Object.keys(spec.accessors).sort();
+      const days = topic !== undefined ? spec.rotationDays : undefined;
       const secret = new SecretManagerSecret(this, name, {
-        secretId: secretId(config, name),
+        secretId: spec.secretId,
         replication,
         labels: { secret_name: name, ...Object.fromEntries(consumers.map((c) => [`consumer_${c}`, "true"])) },
-        annotations: { description: item.description, consumers: consumers.join(",") },
+        annotations: { description: spec.description, consumers: consumers.join(",") },
         deletionProtection: true,
         ...(days !== undefined && topic !== undefined
           ? {
@@ -195,25 +151,20 @@ export class SecretManagerSecrets extends Construct {
           new SecretManagerSecretIamMember(this, bindingId, {
             secretId: secret.id,
             role: SECRET_ACCESSOR_ROLE,
-            member: accessorMember(config, consumer),
+            member: spec.accessors[consumer] as string,
           }),
         );
       }
     }
     this.secrets = secrets;
 
-    if (props.dbHostSecret) {
-      for (const consumer of ESO_CONSUMERS) {
-        const bindingId = `db-host-${consumer}`;
-        bindings.set(
-          bindingId,
-          new SecretManagerSecretIamMember(this, bindingId, {
-            secretId: props.dbHostSecret.id,
-            role: SECRET_ACCESSOR_ROLE,
-            member: ids[consumer].member,
-          }),
-        );
-      }
+    const host = props.hostSecret;
+    for (const [consumer, member] of Object.entries(host?.readers ?? {})) {
+      const bindingId = `db-host-${consumer}`;
+      bindings.set(
+        bindingId,
+        new SecretManagerSecretIamMember(this, bindingId, { secretId: host?.secret.id ?? "", role: SECRET_ACCESSOR_ROLE, member }),
+      );
     }
     this.bindings = bindings;
   }

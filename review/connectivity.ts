@@ -4,7 +4,7 @@
  * `npm run review` prints it.
  */
 import type { PlueConfig } from "../config/schema.ts";
-import { K8S } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
 import { matrix, type Endpoint, type MatrixCheck, type MatrixRow, type NamespaceLabels } from "./netpol/index.ts";
 
 /** One promised flow and whether it must be allowed. */

@@ -3,13 +3,12 @@ import { TerraformOutput } from "cdktf";
 import { GoogleBetaProvider } from "@cdktf/provider-google-beta/lib/provider";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { HardenedCluster } from "../constructs/hardened-cluster.ts";
-import { SandboxNodePool } from "../constructs/sandbox-node-pool.ts";
+import { Construct as Group } from "constructs";
+import { NodePool } from "../constructs/node-pool.ts";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { ServiceAccountIamMember } from "@cdktf/provider-google/lib/service-account-iam-member";
-import { K8S, keyRingId, names, networkId } from "../config/names.ts";
-
-/** Name of the gVisor pool (charts select it through GKE's own sandbox label). */
-export const SANDBOX_POOL_NAME = "sandbox";
+import { keyRingId, names, networkId, subnetworkId, workloadIdentityMember } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
 
 /**
  * The `cluster` stack: the private, hardened regional GKE cluster, its system/API pool, and
@@ -17,7 +16,7 @@ export const SANDBOX_POOL_NAME = "sandbox";
  */
 export class ClusterStack extends PlueStack {
   readonly gke: HardenedCluster;
-  readonly sandboxPool: SandboxNodePool;
+  readonly sandboxPool: NodePool;
 
   constructor(scope: Construct, id: string, props: PlueStackProps) {
     super(scope, id, props);
@@ -37,7 +36,7 @@ export class ClusterStack extends PlueStack {
       region: config.project.region,
       nodeLocations: config.project.zones,
       network: networkId(config),
-      subnetwork: `projects/${config.project.id}/regions/${config.project.region}/subnetworks/${n.subnet}`,
+      subnetwork: subnetworkId(config),
       podsRangeName: n.podsRange,
       servicesRangeName: n.servicesRange,
       controlPlaneCidr: config.network.controlPlaneCidr,
@@ -51,12 +50,15 @@ export class ClusterStack extends PlueStack {
       keyRotationDays: config.state.kmsRotationDays,
       nodeServiceAccountId: n.nodeServiceAccount,
       systemPool: c.systemPool,
+      systemPoolName: n.systemPool,
     });
 
-    this.sandboxPool = new SandboxNodePool(this, "sandbox", {
-      provider: beta,
+    // The grouping scope keeps the pool's Terraform address (`sandbox_pool_…`).
+    this.sandboxPool = new NodePool(new Group(this, "sandbox"), "pool", {
+      sandbox: true,
+      betaProvider: beta,
       cluster: this.gke.cluster.id,
-      name: SANDBOX_POOL_NAME,
+      name: n.sandboxPool,
       location: config.project.region,
       nodeLocations: config.project.zones,
       machineType: c.sandboxPool.machineType,
@@ -69,13 +71,13 @@ export class ClusterStack extends PlueStack {
     // The API's Google identity (Workload Identity): no project role; secrets reach the API
     // through External Secrets, which has identities of its own.
     const apiSa = new ServiceAccount(this, "api-identity", {
-      accountId: `${config.name}-api`,
+      accountId: n.apiServiceAccount,
       displayName: "Plue API pods (Workload Identity)",
     });
     new ServiceAccountIamMember(this, "api-identity-workload-identity", {
       serviceAccountId: apiSa.name,
       role: "roles/iam.workloadIdentityUser",
-      member: `serviceAccount:${config.project.id}.svc.id.goog[${K8S.namespaces.api}/${K8S.serviceAccounts.api}]`,
+      member: workloadIdentityMember(config, K8S.namespaces.api, K8S.serviceAccounts.api),
       dependsOn: [this.gke.cluster],
     });
 

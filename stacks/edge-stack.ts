@@ -11,7 +11,9 @@ import { CloudArmorSecurityPolicy } from "../constructs/cloud-armor-security-pol
 import { CloudflareZoneProtection } from "../constructs/cloudflare-zone-protection.ts";
 import { OriginMtlsLoadBalancer } from "../constructs/origin-mtls-load-balancer.ts";
 import type { PublicCerts } from "../config/public-certs.ts";
-import { K8S, names, networkId, secretId } from "../config/names.ts";
+import { names, networkId, secretId, serviceAccountEmail } from "../config/names.ts";
+import { EDGE_SECRETS } from "../config/secrets.ts";
+import { K8S } from "../lib/k8s-names.ts";
 import { GOOGLE_LB_RANGES } from "../lib/ranges.ts";
 
 /**
@@ -31,14 +33,6 @@ export const AUTH_PATH_PREFIX = "/api/auth/";
 
 /** Header Cloudflare sets to the visitor's address; the rate limit is keyed on it. */
 export const CLIENT_IP_HEADER = "CF-Connecting-IP";
-
-/** Secret Manager secrets (by config name) whose values Terraform reads at apply time here. */
-export const EDGE_SECRETS = {
-  /** Private key of the origin-pull client certificate (uploaded to Cloudflare). */
-  clientKey: "origin-client-key",
-  /** Private key of the origin certificate (served by the load balancer). */
-  originKey: "origin-key",
-} as const;
 
 /** Props of {@link EdgeStack}. */
 export interface EdgeStackProps extends PlueStackProps {
@@ -72,7 +66,7 @@ export class EdgeStack extends PlueStack {
     super(scope, id, props);
     const { config, certs } = props;
     const n = names(config);
-    const prefix = `${config.name}-edge`;
+    const prefix = n.edgePrefix;
 
     // No credential in code or plan: the provider reads CLOUDFLARE_API_TOKEN at apply time.
     new CloudflareProvider(this, "cloudflare", {});
@@ -146,14 +140,14 @@ export class EdgeStack extends PlueStack {
     // Load balancer proxies and health checks reach the API pods (container-native load
     // balancing: packets are addressed to pod IPs on the API port).
     new ComputeFirewall(this, "allow-lb-to-api", {
-      name: `${n.network}-allow-lb-to-api`,
+      name: n.lbToApiFirewall,
       description: "Google front ends and health checks to the API pods (standalone NEGs)",
       network: networkId(config),
       direction: "INGRESS",
       priority: 1000,
       sourceRanges: [...GOOGLE_LB_RANGES],
       destinationRanges: [config.network.podCidr],
-      targetServiceAccounts: [`${n.nodeServiceAccount}@${config.project.id}.iam.gserviceaccount.com`],
+      targetServiceAccounts: [serviceAccountEmail(config, n.nodeServiceAccount)],
       allow: [{ protocol: "tcp", ports: [String(config.api.port)] }],
       logConfig: { metadata: "INCLUDE_ALL_METADATA" },
     });

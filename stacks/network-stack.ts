@@ -79,7 +79,7 @@ export class NetworkStack extends PlueStack {
     // Deny all ingress explicitly at the lowest priority, with logging, so an accidental
     // allow rule elsewhere is the only way in and every denied attempt is visible.
     new ComputeFirewall(this, "deny-all-ingress", {
-      name: `${n.network}-deny-all-ingress`,
+      name: n.denyAllIngressFirewall,
       network: this.network.id,
       direction: "INGRESS",
       priority: 65534,
@@ -110,7 +110,7 @@ export class NetworkStack extends PlueStack {
     const base = privateVip.split("/")[0]?.split(".").map(Number) ?? [];
     const vipAddresses = [0, 1, 2, 3].map((i) => [base[0], base[1], base[2], (base[3] ?? 0) + i].join("."));
     const zone = new DnsManagedZone(this, "googleapis-zone", {
-      name: `${n.network}-googleapis`,
+      name: n.googleApisZone,
       dnsName: "googleapis.com.",
       description: "Google APIs through private.googleapis.com (Private Google Access)",
       visibility: "private",

@@ -4,7 +4,7 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { clusterAccess } from "../constructs/cluster-access.ts";
 import { ExternalSecretsOperator } from "../constructs/external-secrets-operator.ts";
-import { ESO_CONSUMERS, esoIdentities } from "../constructs/secret-manager-secrets.ts";
+import { ESO_CONSUMERS, esoIdentities, names } from "../config/names.ts";
 
 /**
  * The `platform` stack: cluster add-ons the workloads need — the External Secrets Operator
@@ -21,7 +21,7 @@ export class PlatformStack extends PlueStack {
   constructor(scope: Construct, id: string, props: PlueStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const access = clusterAccess(this, config);
+    const access = clusterAccess(this, { clusterName: names(config).cluster, location: config.project.region });
     const kubernetesProvider = new KubernetesProvider(this, "kubernetes", { host: access.host, token: access.token });
     const helmProvider = new HelmProvider(this, "helm", { kubernetes: { host: access.host, token: access.token } });
 

@@ -5,6 +5,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Manifest, type ManifestConfig } from "@cdktf/provider-kubernetes/lib/manifest";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { clusterAccess } from "../constructs/cluster-access.ts";
+import { names } from "../config/names.ts";
 
 /** Props of {@link WorkloadsStack}. */
 export interface WorkloadsStackProps extends PlueStackProps {
@@ -42,7 +43,7 @@ export class WorkloadsStack extends PlueStack {
 
   constructor(scope: Construct, id: string, props: WorkloadsStackProps) {
     super(scope, id, props);
-    const access = clusterAccess(this, props.config);
+    const access = clusterAccess(this, { clusterName: names(props.config).cluster, location: props.config.project.region });
     const provider = new KubernetesProvider(this, "kubernetes", { host: access.host, token: access.token });
 
     // Pass 1: one manifest per object.

@@ -1,8 +1,6 @@
-import { App } from "cdk8s";
 import { describe, expect, it } from "vitest";
-import { ApiChart } from "../../charts/api-chart.ts";
-import { NetworkPoliciesChart } from "../../charts/network-policies-chart.ts";
 import { evaluate } from "../../review/netpol/index.ts";
+import { chartFor, chartObjects } from "../support/build.ts";
 import { exampleConfig } from "../support/config.ts";
 import { chart, chartText } from "../support/plan.ts";
 
@@ -42,7 +40,7 @@ describe("network policies chart", () => {
   it("adds the NodeLocal DNS cache address, and only on port 53, when the config enables it", () => {
     const config = exampleConfig();
     const withCache = { ...config, cluster: { ...config.cluster, nodeLocalDns: true } };
-    const policies = new NetworkPoliciesChart(new App(), "np", { config: withCache }).toJson();
+    const policies = chartFor(withCache, "network-policies");
     const runner = { kind: "pod" as const, namespace: "runners", labels: { "app.kubernetes.io/name": "runner" } };
     const cache = { kind: "external" as const, ip: "169.254.20.10" };
     expect(evaluate(policies, { from: runner, to: cache, port: 53, protocol: "UDP" }).allowed).toBe(true);
@@ -54,10 +52,10 @@ describe("network policies chart", () => {
     const config = exampleConfig();
     const ssh = { enabled: true, port: 2222, sourceRanges: ["198.51.100.0/24"] };
     const withSsh = { ...config, api: { ...config.api, ssh } };
-    const app = new App();
-    const policies = new NetworkPoliciesChart(app, "np", { config: withSsh }).toJson();
-    const api = new ApiChart(app, "api", { config: withSsh }).toJson();
-    const lb = api.find((o) => o.kind === "Service" && o.spec.type === "LoadBalancer");
+    const built = chartObjects(withSsh);
+    const policies = built["network-policies"] ?? [];
+    const api = built.api ?? [];
+    const lb = api.find((o: any) => o.kind === "Service" && o.spec.type === "LoadBalancer") as any;
     expect(lb.spec).toMatchObject({ loadBalancerSourceRanges: ["198.51.100.0/24"], ports: [{ port: 22, targetPort: "ssh" }] });
     const apiPod = { kind: "pod" as const, namespace: "api", labels: { "app.kubernetes.io/name": "api" } };
     expect(evaluate(policies, { from: { kind: "external", ip: "198.51.100.7" }, to: apiPod, port: 2222 }).allowed).toBe(true);

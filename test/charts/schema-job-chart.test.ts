@@ -3,7 +3,6 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { App } from "cdk8s";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -11,9 +10,11 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { allObjects, chart, chartText, resources, stack, type K8sObject } from "../support/plan.ts";
 import { exampleConfig } from "../support/config.ts";
 import { evaluate, type Endpoint, type PodEndpoint } from "../../review/netpol/index.ts";
-import { K8S } from "../../config/names.ts";
+import { K8S } from "../../lib/k8s-names.ts";
+import { buildCharts } from "../../app/charts.ts";
+import { readSchemaInputs } from "../../app/plan.ts";
 import { DEFAULT_MIGRATIONS_DIR, RUNNER_SCRIPT_PATH, listMigrations, migrationsHash } from "../../db/migrations.ts";
-import { SchemaJobChart } from "../../charts/schema-job-chart.ts";
+import type { SchemaJobChart } from "../../charts/schema-job-chart.ts";
 import type { PlueConfig } from "../../config/schema.ts";
 
 const config = exampleConfig();
@@ -36,8 +37,8 @@ const container = pod.containers[0] as Record<string, any>;
 
 /** Builds the chart outside the plan (another migrations directory or config). */
 function build(cfg: PlueConfig, migrationsDir?: string): { chart: SchemaJobChart; objects: K8sObject[] } {
-  const c = new SchemaJobChart(new App(), "schema-job", migrationsDir === undefined ? { config: cfg } : { config: cfg, migrationsDir });
-  return { chart: c, objects: c.toJson() as K8sObject[] };
+  const { schemaJob } = buildCharts(cfg, readSchemaInputs(migrationsDir));
+  return { chart: schemaJob, objects: schemaJob.toJson() as K8sObject[] };
 }
 
 const temps: string[] = [];

@@ -1,12 +1,13 @@
 /**
  * Secret Manager secrets and their IAM, read from the real synthesized data stack; variants of
- * the environment (replicas, rotation topic) are synthesized here with cdktf's Testing app.
+ * the environment (replicas, rotation topic) are synthesized through the plan (test/support/build.ts).
  */
-import { Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { resources, stack, stackNames, type TfJson } from "../support/plan.ts";
 import { exampleConfig } from "../support/config.ts";
-import { SecretManagerSecrets, SECRET_ACCESSOR_ROLE, esoIdentities } from "../../constructs/secret-manager-secrets.ts";
+import { SECRET_ACCESSOR_ROLE } from "../../constructs/secret-manager-secrets.ts";
+import { esoIdentities } from "../../config/names.ts";
+import { stackFor } from "../support/build.ts";
 import type { PlueConfig } from "../../config/schema.ts";
 
 type Resource = Record<string, any>;
@@ -38,9 +39,7 @@ function readersOf(secretLogicalId: string, secretId: string): string[] {
 }
 
 function synthSecrets(mutate: (c: PlueConfig) => PlueConfig): TfJson {
-  return JSON.parse(
-    Testing.synthScope((scope) => new SecretManagerSecrets(scope, "secrets", { config: mutate(exampleConfig()) })),
-  ) as TfJson;
+  return stackFor(mutate(exampleConfig()), "data");
 }
 
 function everyStack(): [string, TfJson][] {

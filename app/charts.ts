@@ -1,0 +1,141 @@
+/**
+ * The cdk8s charts of one environment, in apply order, and the one place their props are mapped
+ * from the validated config (and, for the schema Job, from the migration files `db/` reads).
+ */
+import { App as K8sApp, type Chart } from "cdk8s";
+import { ApiChart, type ApiChartProps } from "../charts/api-chart.ts";
+import { ExternalSecretsChart, type ExternalSecretsChartProps, type SecretKeySource } from "../charts/external-secrets-chart.ts";
+import { NamespacesChart, type NamespacesChartProps } from "../charts/namespaces-chart.ts";
+import { NetworkPoliciesChart, type NetworkPoliciesChartProps } from "../charts/network-policies-chart.ts";
+import { RunnerSandboxChart, type RunnerSandboxChartProps } from "../charts/runner-sandbox-chart.ts";
+import { SchemaJobChart, type SchemaJobChartProps } from "../charts/schema-job-chart.ts";
+import { DB_USER, dbHostSecretId, type EsoConsumer, esoIdentities, names, secretId, serviceAccountEmail } from "../config/names.ts";
+import { DB_PASSWORD_SECRET } from "../config/secrets.ts";
+import type { PlueConfig } from "../config/schema.ts";
+import type { Migration } from "../db/migrations.ts";
+import { K8S } from "../lib/k8s-names.ts";
+
+/** What the schema Job packages: the migrations, the runner script, and their hash. */
+export interface SchemaInputs {
+  readonly migrations: readonly Pick<Migration, "file" | "sql">[];
+  readonly runnerScript: string;
+  readonly migrationsHash: string;
+}
+
+/** Props of every chart, mapped from `config`. */
+export interface ChartProps {
+  readonly namespaces: NamespacesChartProps;
+  readonly runnerSandbox: RunnerSandboxChartProps;
+  readonly networkPolicies: NetworkPoliciesChartProps;
+  readonly externalSecrets: ExternalSecretsChartProps;
+  readonly schemaJob: SchemaJobChartProps;
+  readonly api: ApiChartProps;
+}
+
+/**
+ * The keys of a consumer's Secret: every configured secret the consumer reads that names an `env`
+ * (the API's; the schema Job reads just the connection string), sorted by secret name. The config
+ * schema has already checked that no two entries write the same key.
+ */
+function envSecrets(config: PlueConfig, consumer: EsoConsumer): SecretKeySource[] {
+  if (consumer !== "api") return [];
+  return Object.keys(config.secrets.items)
+    .sort()
+    .flatMap((name) => {
+      const item = config.secrets.items[name];
+      return item?.env !== undefined && item.consumers.includes(consumer)
+        ? [{ secretKey: item.env, remoteKey: secretId(config, name) }]
+        : [];
+    });
+}
+
+/** Maps the validated config (and the schema Job's inputs) to every chart's props. */
+export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps {
+  const n = names(config);
+  const partOf = config.name;
+  const identities = esoIdentities(config);
+  const consumer = (c: EsoConsumer, target: string, mergePolicy: "Merge" | "Replace") => ({
+    store: identities[c].store,
+    kubernetesServiceAccount: identities[c].kubernetesServiceAccount,
+    target,
+    mergePolicy,
+    data: envSecrets(config, c),
+  });
+  return {
+    namespaces: { partOf },
+    runnerSandbox: {
+      partOf,
+      image: config.images.runner,
+      resources: config.runner.resources,
+      maxPods: config.runner.maxPods,
+      maxRuntimeSeconds: config.runner.maxRuntimeSeconds,
+    },
+    networkPolicies: {
+      partOf,
+      apiPort: config.api.port,
+      callbackPort: config.api.callbackPort,
+      ssh: config.api.ssh,
+      nodeLocalDns: config.cluster.nodeLocalDns,
+      privateServicesCidr: config.network.privateServicesCidr,
+      controlPlaneCidr: config.network.controlPlaneCidr,
+    },
+    externalSecrets: {
+      partOf,
+      namespace: K8S.namespaces.api,
+      projectId: config.project.id,
+      cluster: { name: n.cluster, location: config.project.region, projectId: config.project.id },
+      operatorNamespace: config.externalSecrets.namespace,
+      refreshInterval: config.externalSecrets.refreshInterval,
+      database: {
+        user: DB_USER,
+        name: config.database.databaseName,
+        passwordSecret: secretId(config, DB_PASSWORD_SECRET),
+        hostSecret: dbHostSecretId(config),
+      },
+      consumers: { api: consumer("api", K8S.secrets.api, "Merge"), migrate: consumer("migrate", K8S.secrets.migrate, "Replace") },
+    },
+    schemaJob: {
+      partOf,
+      image: config.images.migrate,
+      migrations: schema.migrations,
+      runnerScript: schema.runnerScript,
+      migrationsHash: schema.migrationsHash,
+      nodeLocalDns: config.cluster.nodeLocalDns,
+      privateServicesCidr: config.network.privateServicesCidr,
+    },
+    api: {
+      partOf,
+      image: config.images.api,
+      port: config.api.port,
+      callbackPort: config.api.callbackPort,
+      minReplicas: config.api.minReplicas,
+      maxReplicas: config.api.maxReplicas,
+      healthPath: config.api.healthPath,
+      resources: config.api.resources,
+      ssh: config.api.ssh,
+      googleServiceAccount: serviceAccountEmail(config, n.apiServiceAccount),
+    },
+  };
+}
+
+/** The built charts, in apply order, and the schema Job chart (the workloads stack waits for its Job). */
+export interface Charts {
+  readonly charts: readonly Chart[];
+  readonly schemaJob: SchemaJobChart;
+}
+
+/** Builds every chart for `config`, in apply order. */
+export function buildCharts(config: PlueConfig, schema: SchemaInputs): Charts {
+  const props = chartProps(config, schema);
+  const k8s = new K8sApp();
+  const schemaJob = new SchemaJobChart(k8s, "schema-job", props.schemaJob);
+  const charts: Chart[] = [
+    new NamespacesChart(k8s, "namespaces", props.namespaces),
+    new RunnerSandboxChart(k8s, "runner-sandbox", props.runnerSandbox),
+    new NetworkPoliciesChart(k8s, "network-policies", props.networkPolicies),
+    new ExternalSecretsChart(k8s, "external-secrets", props.externalSecrets),
+    schemaJob,
+    new ApiChart(k8s, "api", props.api),
+  ];
+  return { charts, schemaJob };
+}
