@@ -182,14 +182,11 @@ describe("cluster stack", () => {
 
 describe("cluster stack, other environments", () => {
   it("enforces the project's Binary Authorization policy when the environment asks for it", async () => {
-    const { Testing } = await import("cdktf");
-    const { ClusterStack } = await import("../../stacks/cluster-stack.ts");
+    const { stackFor } = await import("../support/build.ts");
     const { exampleConfig } = await import("../support/config.ts");
     const config = exampleConfig();
-    const app = Testing.app();
-    const stack = new ClusterStack(app, "cluster", { config: { ...config, cluster: { ...config.cluster, binaryAuthorization: true } } });
-    const json = JSON.parse(Testing.synth(stack)) as { resource: Record<string, Record<string, Record<string, any>>> };
-    const [gke] = Object.values(json.resource.google_container_cluster ?? {});
+    const json = stackFor({ ...config, cluster: { ...config.cluster, binaryAuthorization: true } }, "cluster");
+    const [gke] = Object.values(json.resource?.google_container_cluster ?? {});
     expect(gke?.binary_authorization).toEqual({ evaluation_mode: "PROJECT_SINGLETON_POLICY_ENFORCE" });
   });
 });

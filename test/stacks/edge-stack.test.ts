@@ -1,10 +1,8 @@
 /** The edge stack as synthesized for the example environment (real output, no mocks). */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { App, Testing } from "cdktf";
-import { EdgeStack } from "../../stacks/edge-stack.ts";
+import { describe, expect, it } from "vitest";
+import { stackFor } from "../support/build.ts";
 import type { PlueConfig } from "../../config/schema.ts";
 import { scanText } from "../../review/key-scan.ts";
 import { loadPublicCerts, type PublicCerts } from "../../config/public-certs.ts";
@@ -296,13 +294,9 @@ describe("edge stack", () => {
   });
 });
 
-const outdir = mkdtempSync(join(tmpdir(), "plue-edge-"));
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
-
-/** Builds the edge stack in-process (for inputs the example environment does not have). */
+/** Builds the edge stack through the plan (for inputs the example environment does not have). */
 function build(mutate: (c: PlueConfig) => PlueConfig = (c) => c, certs: PublicCerts = loadPublicCerts(config)): Json {
-  const app = new App({ outdir, stackTraces: false, context: { excludeStackIdFromLogicalIds: "true", allowSepCharsInLogicalIds: "true" } });
-  return JSON.parse(Testing.synth(new EdgeStack(app, "edge", { config: mutate(exampleConfig()), certs }))) as Json;
+  return stackFor(mutate(exampleConfig()), "edge", certs) as Json;
 }
 
 describe("edge stack, other inputs", () => {
