@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { checkReadiness, type Finding, RULES } from "../../review/readiness/index.ts";
-import { allocatable, machineShape } from "../../review/readiness/rules/capacity.ts";
-import { canonicalQuantity, quantityValue } from "../../review/readiness/quantity.ts";
+import { allocatable, machineShape } from "../../lib/gke-capacity.ts";
+import { canonicalQuantity, quantityValue } from "../../lib/quantity.ts";
 import { planDir } from "../support/plan.ts";
 
 // --- fragments ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /** Rules about where pods can run: node placement per zone, and pool capacity against quotas. */
 import { appliedObjects, at, blocksOfType, type Block, isLiteral, type Json } from "../plan.ts";
-import { quantityValue } from "../quantity.ts";
+import { allocatable, fitPerNode, machineShape } from "../../../lib/gke-capacity.ts";
+import { quantityValue } from "../../../lib/quantity.ts";
 import type { Finding, Rule } from "../types.ts";
 
 /** The per-zone node floor a pool guarantees in `zone` (0 when it guarantees none there). */
@@ -40,65 +41,6 @@ export const perZoneLookups: Rule = {
     });
   },
 };
-
-/** vCPUs and GiB of memory per vCPU, by machine family and shape. */
-const MEMORY_PER_VCPU: Readonly<Record<string, Readonly<Record<string, number>>>> = {
-  e2: { standard: 4, highmem: 8, highcpu: 1 },
-  n1: { standard: 3.75, highmem: 6.5, highcpu: 0.9 },
-  n2: { standard: 4, highmem: 8, highcpu: 1 },
-  n2d: { standard: 4, highmem: 8, highcpu: 1 },
-  n4: { standard: 4, highmem: 8, highcpu: 2 },
-  c2d: { standard: 4, highmem: 8, highcpu: 2 },
-  c3: { standard: 4, highmem: 8, highcpu: 2 },
-  t2d: { standard: 4 },
-};
-
-/** vCPUs and memory (bytes) of a predefined machine type; `undefined` when unknown. */
-export function machineShape(type: string): { cpu: number; memory: number } | undefined {
-  const m = /^([a-z0-9]+)-(standard|highmem|highcpu)-(\d+)$/.exec(type);
-  const perVcpu = m ? MEMORY_PER_VCPU[m[1] ?? ""]?.[m[2] ?? ""] : undefined;
-  if (!m || perVcpu === undefined) return undefined;
-  const cpu = Number(m[3]);
-  return { cpu, memory: cpu * perVcpu * 2 ** 30 };
-}
-
-/**
- * What GKE leaves for pods on a node: CPU minus 6% of the first core, 1% of the second, 0.5% of
- * the next two, 0.25% above four; memory minus 25% of the first 4 GiB, 20% of the next 4, 10% of
- * the next 8, 6% of the next 112, 2% above 128, and the 100 MiB eviction threshold. System
- * DaemonSets take more; this is an upper bound.
- * @see https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes
- */
-export function allocatable(shape: { cpu: number; memory: number }): { cpu: number; memory: number } {
-  const tiers = (total: number, steps: readonly [number, number][]) => {
-    let left = total;
-    let reserved = 0;
-    for (const [size, rate] of steps) {
-      const used = Math.min(left, size);
-      reserved += used * rate;
-      left -= used;
-    }
-    return reserved;
-  };
-  const cpuReserved = tiers(shape.cpu, [
-    [1, 0.06],
-    [1, 0.01],
-    [2, 0.005],
-    [Number.POSITIVE_INFINITY, 0.0025],
-  ]);
-  const gib = 2 ** 30;
-  const memReserved =
-    shape.memory < gib
-      ? 255 * 2 ** 20
-      : tiers(shape.memory, [
-          [4 * gib, 0.25],
-          [4 * gib, 0.2],
-          [8 * gib, 0.1],
-          [112 * gib, 0.06],
-          [Number.POSITIVE_INFINITY, 0.02],
-        ]);
-  return { cpu: shape.cpu - cpuReserved, memory: shape.memory - memReserved - 100 * 2 ** 20 };
-}
 
 /** Sum of the containers' requests of a pod spec (CPU in cores, memory in bytes). */
 function podRequests(spec: Json): { cpu: number; memory: number } {
@@ -162,15 +104,12 @@ export const capacityContradictions: Rule = {
               stack: pool.stack,
               address: pool.address,
               message: `cannot size ${pool.address} (machine type ${String(type)}, max nodes ${String(nodes)}) against the quota of ${quota.address}`,
-              fix: "add the machine type to MEMORY_PER_VCPU in review/readiness/rules/capacity.ts, or give the pool a maximum",
+              fix: "add the machine type to MEMORY_PER_VCPU in lib/gke-capacity.ts, or give the pool a maximum",
             });
             continue;
           }
           const a = allocatable(shape);
-          const perNode = Math.min(
-            request.cpu > 0 ? Math.floor(a.cpu / request.cpu) : Number.POSITIVE_INFINITY,
-            request.memory > 0 ? Math.floor(a.memory / request.memory) : Number.POSITIVE_INFINITY,
-          );
+          const perNode = fitPerNode(shape, request);
           if (!Number.isFinite(perNode) || perNode * nodes >= limit) continue;
           findings.push({
             rule: "DR008",

@@ -4,7 +4,7 @@
  * and what the apply waits for.
  */
 import { type AppliedObject, appliedObjects, at, dependsOn, type Json, type K8sObject } from "../plan.ts";
-import { canonicalQuantity } from "../quantity.ts";
+import { canonicalQuantity } from "../../../lib/quantity.ts";
 import type { Finding, Rule } from "../types.ts";
 
 /** `computed_fields` when the resource sets none (manifest/provider/plan.go: the default is replaced, not extended, when set). */
