@@ -16,6 +16,7 @@ import { DataStack } from "../stacks/data-stack.ts";
 import { EdgeStack } from "../stacks/edge-stack.ts";
 import { NetworkStack } from "../stacks/network-stack.ts";
 import { PlatformStack } from "../stacks/platform-stack.ts";
+import { SecretsStack } from "../stacks/secrets-stack.ts";
 import type { PlueStack } from "../stacks/plue-stack.ts";
 import { WorkloadsStack } from "../stacks/workloads-stack.ts";
 import { buildCharts, type SchemaInputs } from "./charts.ts";
@@ -52,8 +53,13 @@ export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string
   network.addDependency(bootstrap);
   const cluster = new ClusterStack(app, "cluster", { config });
   cluster.addDependency(network);
+  // Secrets before every stack that reads a secret value (data: the password; edge: the keys):
+  // the values are added out of band in between (docs/deploy.md).
+  const secrets = new SecretsStack(app, "secrets", { config });
+  secrets.addDependency(bootstrap);
   const data = new DataStack(app, "data", { config });
   data.addDependency(network);
+  data.addDependency(secrets);
   const platform = new PlatformStack(app, "platform", { config });
   platform.addDependency(cluster);
   platform.addDependency(data);
@@ -61,8 +67,9 @@ export function buildPlan(config: PlueConfig, certs: PublicCerts, outdir: string
   workloads.addDependency(platform);
   const edge = new EdgeStack(app, "edge", { config, certs });
   edge.addDependency(workloads);
+  edge.addDependency(secrets);
 
-  return { app, stacks: [bootstrap, network, cluster, data, platform, workloads, edge], charts };
+  return { app, stacks: [bootstrap, network, secrets, cluster, data, platform, workloads, edge], charts };
 }
 
 /** Renders a chart's objects as a multi-document YAML file (key order as built). */

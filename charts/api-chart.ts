@@ -38,7 +38,7 @@ export interface ApiChartProps {
   readonly port: number;
   /** Port runners call back on. */
   readonly callbackPort: number;
-  /** Replicas the autoscaler keeps at least (also the Deployment's initial count). */
+  /** Replicas the autoscaler keeps at least (the Deployment itself sets none: the autoscaler owns the count). */
   readonly minReplicas: number;
   /** Replicas the autoscaler may reach. */
   readonly maxReplicas: number;
@@ -90,7 +90,8 @@ export class ApiChart extends Chart {
       kind: "Deployment",
       metadata: { name: "api", namespace: ns, labels },
       spec: {
-        replicas: a.minReplicas,
+        // No replicas: the HorizontalPodAutoscaler owns the count (a manifest that set it would
+        // conflict with the HPA's field manager on every apply; docs/adr/0010, item 8).
         revisionHistoryLimit: 5,
         selector: { matchLabels: labels },
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },

@@ -5,7 +5,7 @@
  * the mapping from config to construct and chart props (`app/`) reads them from here too.
  */
 import type { PlueConfig } from "./schema.ts";
-import type { SecretConsumer } from "./secrets.ts";
+import { HOST_SECRET } from "./secrets.ts";
 
 /** Consumers that read secrets in the cluster, each through its own External Secrets identity. */
 export const ESO_CONSUMERS = ["api", "migrate"] as const;
@@ -128,9 +128,14 @@ export function secretId(config: PlueConfig, name: string): string {
   return `${config.name}-${name}`;
 }
 
+/** Full resource name of a Secret Manager secret of the environment's project. */
+export function secretName(config: PlueConfig, id: string): string {
+  return `projects/${config.project.id}/secrets/${id}`;
+}
+
 /** Secret Manager secret id holding the Cloud SQL private IP (written by the data stack, not a secret value). */
 export function dbHostSecretId(config: PlueConfig): string {
-  return `${config.name}-db-host`;
+  return secretId(config, HOST_SECRET);
 }
 
 /**
@@ -156,21 +161,6 @@ export function esoIdentities(config: PlueConfig): Readonly<Record<EsoConsumer, 
     };
   };
   return { api: identity("api"), migrate: identity("migrate") };
-}
-
-/**
- * IAM member that reads a secret for `consumer`: the consumer's External Secrets identity for
- * `api` and `migrate`; the CI deployer for `edge` and `data` (Terraform reads those at apply time).
- */
-export function accessorMember(config: PlueConfig, consumer: SecretConsumer): string {
-  switch (consumer) {
-    case "api":
-    case "migrate":
-      return esoIdentities(config)[consumer].member;
-    case "edge":
-    case "data":
-      return `serviceAccount:${serviceAccountEmail(config, names(config).ciServiceAccount)}`;
-  }
 }
 
 /** The database user the API and the schema Job connect as (password in Secret Manager). */

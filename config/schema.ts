@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { type Cidr, cidrsOverlap, parseCidr } from "../lib/cidr.ts";
-import { REQUIRED_SECRETS, RESERVED_SECRET_ENVS, SECRET_CONSUMERS } from "./secrets.ts";
+import { podsPerNode } from "../lib/gke-capacity.ts";
+import { HOST_SECRET, REQUIRED_SECRETS, RESERVED_SECRET_ENVS, SECRET_CONSUMERS } from "./secrets.ts";
 
 /** Builds a message that the loader splits into the problem and its fix. */
 export function rule(problem: string, fix: string): string {
@@ -147,6 +148,53 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
       add(["cluster", pool, "minNodes"], `is above 'cluster.${pool}.maxNodes' (${max})`, "Make minNodes at most maxNodes.");
     }
   }
+  const authorized = get("cluster", "authorizedNetworks");
+  for (const reserved of ["pods", "nodes"]) {
+    if (authorized && typeof authorized === "object" && Object.hasOwn(authorized, reserved)) {
+      add(
+        ["cluster", "authorizedNetworks", reserved],
+        "is reserved (the plan authorizes the cluster's own pod and node ranges under it)",
+        "Give the network another name.",
+      );
+    }
+  }
+
+  // The load balancer reads the API's NEG in every zone, and GKE makes a NEG only where nodes are.
+  const systemMin = get("cluster", "systemPool", "minNodes");
+  if (Array.isArray(zones) && typeof systemMin === "number" && systemMin < zones.length) {
+    add(
+      ["cluster", "systemPool", "minNodes"],
+      `is below the number of zones (${zones.length}): a zone without a node has no API NEG, and the edge stack's plan fails`,
+      `Use at least ${zones.length} (one node per zone).`,
+    );
+  }
+
+  // The runner quota must fit the sandbox pool: max nodes × runners per node.
+  const machine = get("cluster", "sandboxPool", "machineType");
+  const sandboxMax = get("cluster", "sandboxPool", "maxNodes");
+  const maxPods = get("runner", "maxPods");
+  const cpu = get("runner", "resources", "cpu");
+  const memory = get("runner", "resources", "memory");
+  if (
+    typeof machine === "string" &&
+    typeof sandboxMax === "number" &&
+    typeof maxPods === "number" &&
+    typeof cpu === "string" &&
+    typeof memory === "string"
+  ) {
+    const perNode = podsPerNode(machine, { cpu, memory });
+    if (perNode !== undefined && perNode * sandboxMax < maxPods) {
+      const nodesNeeded = perNode > 0 ? Math.ceil(maxPods / perNode) : undefined;
+      add(
+        ["runner", "maxPods"],
+        `is more than the sandbox pool can run (${perNode} runner${perNode === 1 ? "" : "s"} of ${cpu} CPU, ${memory} fit a ${machine} node; 'cluster.sandboxPool.maxNodes' is ${sandboxMax}, so at most ${perNode * sandboxMax})`,
+        nodesNeeded !== undefined
+          ? `Lower it to ${perNode * sandboxMax}, or raise cluster.sandboxPool.maxNodes to ${nodesNeeded}.`
+          : `Pick a larger cluster.sandboxPool.machineType or smaller runner.resources.`,
+      );
+    }
+  }
+
   const minR = get("api", "minReplicas");
   const maxR = get("api", "maxReplicas");
   if (typeof minR === "number" && typeof maxR === "number" && minR > maxR) {
@@ -193,6 +241,9 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
           `Add ${missing.join(", ")}: the plan reads this secret there.`,
         );
       }
+    }
+    if (Object.hasOwn(byName, HOST_SECRET)) {
+      add(["secrets", "items", HOST_SECRET], "is reserved (the plan writes the database's private IP there)", "Rename the secret.");
     }
     const seen = new Map<string, string>();
     for (const [name, item] of Object.entries(byName)) {
@@ -375,7 +426,7 @@ export const configSchema = z
     runner: z.strictObject({
       resources: resources.default({ cpu: "2", memory: "4Gi", ephemeralStorage: "2Gi" }),
       /** Most runner pods at once (ResourceQuota). */
-      maxPods: count(1, 1000).default(20),
+      maxPods: count(1, 1000).default(5),
       /** Longest a runner pod may run, in seconds. */
       maxRuntimeSeconds: count(60, 86400).default(3600),
     }),
@@ -410,6 +461,16 @@ export const configSchema = z
           error: rule("is not a validity Cloudflare's Origin CA offers", "Use 7, 30, 90, 365, 730, 1095 or 5475."),
         })
         .default(365),
+      /**
+       * Renewal marker of the Origin CA certificate (YYYY-MM-DD, the day renewal was asked for):
+       * changing it makes the next deploy issue a new certificate before the old one is revoked
+       * (Cloudflare's provider never renews it by itself). `npm run pki -- rotate origin` sets it.
+       * @default - no renewal asked for yet
+       */
+      originCertRenewal: z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/, { error: rule("is not a date", "Write it as YYYY-MM-DD (the day you asked for the renewal).") })
+        .optional(),
     }),
     /**
      * Secrets in Google Secret Manager, keyed by a stable name (the secret id is `<name>-<key>`).

@@ -9,6 +9,9 @@ export const SECRET_CONSUMERS = ["api", "migrate", "edge", "data"] as const;
 /** A consumer of a configured secret. */
 export type SecretConsumer = (typeof SECRET_CONSUMERS)[number];
 
+/** The secret Terraform writes the Cloud SQL private IP into (not a secret value); no configured secret may take its name. */
+export const HOST_SECRET = "db-host";
+
 /** The configured secret that holds the database user's password. */
 export const DB_PASSWORD_SECRET = "db-password";
 

@@ -4,9 +4,7 @@ import { SqlDatabaseInstance } from "@cdktf/provider-google/lib/sql-database-ins
 import { SqlDatabase } from "@cdktf/provider-google/lib/sql-database";
 import { SqlUser } from "@cdktf/provider-google/lib/sql-user";
 import { DataGoogleSecretManagerSecretVersion } from "@cdktf/provider-google/lib/data-google-secret-manager-secret-version";
-import { SecretManagerSecret } from "@cdktf/provider-google/lib/secret-manager-secret";
 import { SecretManagerSecretVersion } from "@cdktf/provider-google/lib/secret-manager-secret-version";
-import { secretReplication } from "./secret-manager-secrets.ts";
 
 /**
  * Database flags set on every instance: connection and error logging and pgAudit (DDL and role
@@ -76,10 +74,11 @@ export interface CloudSqlPostgresProps {
   readonly user: string;
   /** Secret Manager secret id holding the user's password (read at apply time). */
   readonly passwordSecret: string;
-  /** Secret Manager secret id to create for the instance's private IP. */
-  readonly hostSecretId: string;
-  /** Replica locations of the host secret; empty = automatic replication. */
-  readonly secretReplicaLocations: readonly string[];
+  /**
+   * Secret Manager secret (full name, `projects/<p>/secrets/<id>`) that receives the instance's
+   * private IP as a new version. Created beforehand (the secrets stack), like every secret.
+   */
+  readonly hostSecret: string;
   /**
    * When Cloud SQL may apply updates (update track `stable`).
    * @default - Sunday, starting 4 hours after `database.backupStart` (after the backup window)
@@ -97,8 +96,8 @@ function defaultMaintenanceWindow(backupStart: string): MaintenanceWindow {
  * Cloud SQL for PostgreSQL on a private IP only, TLS required, with backups, point-in-time
  * recovery and deletion protection (Terraform and API side); the application database; the
  * built-in application user, whose password Terraform reads from Secret Manager at apply time
- * and sends write-only (docs/adr/0005); and a Secret Manager secret holding the instance's
- * private IP, from which External Secrets templates `DATABASE_URL`.
+ * and sends write-only (docs/adr/0005); and the instance's private IP as a version of a given
+ * Secret Manager secret, from which External Secrets templates `DATABASE_URL`.
  * @see https://cloud.google.com/sql/docs/postgres/configure-private-ip
  * @see https://cloud.google.com/sql/docs/postgres/configure-ssl-instance
  * @see https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/sql_database_instance
@@ -111,8 +110,6 @@ export class CloudSqlPostgres extends Construct {
   readonly database: SqlDatabase;
   /** The application user ({@link CloudSqlPostgresProps.user}). */
   readonly user: SqlUser;
-  /** The secret holding the instance's private IP ({@link CloudSqlPostgresProps.hostSecretId}). */
-  readonly hostSecret: SecretManagerSecret;
 
   constructor(scope: Construct, id: string, props: CloudSqlPostgresProps) {
     super(scope, id);
@@ -198,15 +195,8 @@ export class CloudSqlPostgres extends Construct {
       deletionPolicy: "ABANDON",
     });
 
-    this.hostSecret = new SecretManagerSecret(this, "host-secret", {
-      secretId: props.hostSecretId,
-      replication: secretReplication(props.secretReplicaLocations),
-      labels: { written_by: "terraform", consumer_api: "true", consumer_migrate: "true" },
-      annotations: { description: "Private IP of the Cloud SQL instance (written by Terraform; not a secret value)." },
-      deletionProtection: true,
-    });
     new SecretManagerSecretVersion(this, "host-secret-version", {
-      secret: this.hostSecret.id,
+      secret: props.hostSecret,
       secretData: this.instance.privateIpAddress,
     });
   }

@@ -5,6 +5,8 @@ import { KmsCryptoKey } from "@cdktf/provider-google/lib/kms-crypto-key";
 import { KmsCryptoKeyIamMember } from "@cdktf/provider-google/lib/kms-crypto-key-iam-member";
 import { ProjectIamMember } from "@cdktf/provider-google/lib/project-iam-member";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
+import { IamPropagationWait } from "./iam-propagation-wait.ts";
+import { hardenedNodeConfig } from "./node-config.ts";
 import { NodePool } from "./node-pool.ts";
 
 /** The only project roles the node service account gets: write logs and metrics, pull images. */
@@ -17,14 +19,17 @@ export const NODE_SERVICE_ACCOUNT_ROLES = [
   "roles/stackdriver.resourceMetadata.writer",
 ] as const;
 
+/** Machine type of the throwaway default pool GKE creates before Terraform removes it. */
+export const DEFAULT_POOL_MACHINE_TYPE = "e2-small";
+
 /** Size and bounds of a node pool. */
 export interface PoolSize {
   readonly machineType: string;
   readonly diskSizeGb: number;
-  /** Autoscaling lower bound, in nodes across all zones. */
-  readonly minNodes: number;
-  /** Autoscaling upper bound, in nodes across all zones. */
-  readonly maxNodes: number;
+  /** Autoscaling lower bound, in nodes per zone (every zone keeps at least this many). */
+  readonly minNodesPerZone: number;
+  /** Autoscaling upper bound, in nodes per zone. */
+  readonly maxNodesPerZone: number;
 }
 
 /** Props of {@link HardenedCluster}. */
@@ -125,6 +130,15 @@ export class HardenedCluster extends Construct {
       ipAllocationPolicy: { clusterSecondaryRangeName: props.podsRangeName, servicesSecondaryRangeName: props.servicesRangeName },
       removeDefaultNodePool: true,
       initialNodeCount: 1,
+      // GKE creates the default pool before Terraform removes it: without this it would run as the
+      // default compute account (refused where an org policy disables it). Changing node_config
+      // replaces the cluster, and after the pool is gone it always differs: ignored (docs/adr/0010).
+      nodeConfig: hardenedNodeConfig({
+        machineType: DEFAULT_POOL_MACHINE_TYPE,
+        diskSizeGb: 20,
+        serviceAccount: this.nodeServiceAccount.email,
+      }),
+      lifecycle: { ignoreChanges: ["node_config"] },
       deletionProtection: true,
       releaseChannel: { channel: props.releaseChannel },
       maintenancePolicy: { dailyMaintenanceWindow: { startTime: props.maintenanceStart } },
@@ -162,7 +176,10 @@ export class HardenedCluster extends Construct {
       enableShieldedNodes: true,
       databaseEncryption: { state: "ENCRYPTED", keyName: this.secretsKey.id },
       binaryAuthorization: { evaluationMode: props.binaryAuthorization ? "PROJECT_SINGLETON_POLICY_ENFORCE" : "DISABLED" },
-      securityPostureConfig: { mode: "BASIC", vulnerabilityMode: "VULNERABILITY_BASIC" },
+      // Workload configuration audit stays; GKE retired its vulnerability scanning tiers
+      // (VULNERABILITY_BASIC removed 2025-07-31, ENTERPRISE 2026-06-16): image scanning belongs to
+      // the registry (docs/adr/0010, item 7).
+      securityPostureConfig: { mode: "BASIC", vulnerabilityMode: "VULNERABILITY_DISABLED" },
 
       loggingConfig: { enableComponents: ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER"] },
       monitoringConfig: {
@@ -179,7 +196,11 @@ export class HardenedCluster extends Construct {
         dnsCacheConfig: { enabled: props.nodeLocalDns ?? false },
         gcePersistentDiskCsiDriverConfig: { enabled: true },
       },
-      dependsOn: [gkeAgentCanUseKey],
+      // Created with application-layer secrets encryption: the GKE agent's key grant must have taken effect.
+      dependsOn: [
+        new IamPropagationWait(this, "secrets-key-grant-propagation", { grants: { "secrets-key-gke-agent": gkeAgentCanUseKey.etag } })
+          .sleep,
+      ],
     });
 
     this.systemPool = new NodePool(this, "system-pool", {
@@ -189,8 +210,9 @@ export class HardenedCluster extends Construct {
       nodeLocations: props.nodeLocations,
       machineType: props.systemPool.machineType,
       diskSizeGb: props.systemPool.diskSizeGb,
-      minNodes: props.systemPool.minNodes,
-      maxNodes: props.systemPool.maxNodes,
+      perZone: true,
+      minNodes: props.systemPool.minNodesPerZone,
+      maxNodes: props.systemPool.maxNodesPerZone,
       serviceAccount: this.nodeServiceAccount.email,
       labels: { "plue.dev/pool": props.systemPoolName },
     });

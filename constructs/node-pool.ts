@@ -24,10 +24,17 @@ export interface NodePoolProps {
   readonly machineType: string;
   /** Boot disk size in GB. */
   readonly diskSizeGb: number;
-  /** Autoscaling lower bound, in nodes across all zones. */
+  /** Autoscaling lower bound: nodes across all zones, or in each zone with `perZone`. */
   readonly minNodes: number;
-  /** Autoscaling upper bound, in nodes across all zones. */
+  /** Autoscaling upper bound: nodes across all zones, or in each zone with `perZone`. */
   readonly maxNodes: number;
+  /**
+   * Read `minNodes`/`maxNodes` per zone (`min_node_count`/`max_node_count`): every zone keeps at
+   * least `minNodes` nodes. Totals (`total_*_node_count`, `BALANCED`) are only a preference across
+   * zones, so a pool that must have a node in every zone (the NEGs of a load balancer) is per zone.
+   * @default false
+   */
+  readonly perZone?: boolean;
   /** Node service account e-mail (never the default compute account). */
   readonly serviceAccount: string;
   /**
@@ -105,7 +112,9 @@ export class NodePool extends Construct {
       cluster: props.cluster,
       location: props.location,
       nodeLocations: [...props.nodeLocations],
-      autoscaling: { totalMinNodeCount: props.minNodes, totalMaxNodeCount: props.maxNodes, locationPolicy: "BALANCED" },
+      autoscaling: props.perZone
+        ? { minNodeCount: props.minNodes, maxNodeCount: props.maxNodes, locationPolicy: "BALANCED" }
+        : { totalMinNodeCount: props.minNodes, totalMaxNodeCount: props.maxNodes, locationPolicy: "BALANCED" },
       management: NODE_MANAGEMENT,
       upgradeSettings: NODE_UPGRADE_SETTINGS,
       networkConfig: { enablePrivateNodes: true },

@@ -1,3 +1,4 @@
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { CertificateManagerCertificate } from "@cdktf/provider-google/lib/certificate-manager-certificate";
 import { CertificateManagerCertificateMap } from "@cdktf/provider-google/lib/certificate-manager-certificate-map";
@@ -101,11 +102,15 @@ export class OriginMtlsLoadBalancer extends Construct {
     const backends = Object.keys(props.backends).sort();
     if (backends.length === 0) throw new Error(`${where}: 'backends' is empty (got {}). Pass one network endpoint group per zone.`);
 
+    // The certificate is ForceNew and the map entry uses it: a new certificate gets a new name
+    // (from its own text, at apply time) and is created before the old one goes, so the entry
+    // switches in place and the listener always serves one (docs/adr/0010, item 4).
     this.certificate = new CertificateManagerCertificate(this, "certificate", {
-      name: `${p}-origin`,
+      name: `${p}-origin-${Fn.substr(Fn.sha256(props.certificatePem), 0, 8)}`,
       description: "Origin certificate (Cloudflare Origin CA) served to Cloudflare",
       scope: "DEFAULT",
       selfManaged: { pemCertificate: props.certificatePem, pemPrivateKey: props.privateKeyPem },
+      lifecycle: { createBeforeDestroy: true },
     });
     const map = new CertificateManagerCertificateMap(this, "certificate-map", {
       name: p,

@@ -15,8 +15,11 @@ export interface SecretSpec {
   readonly secretId: string;
   /** What the secret holds (an annotation). */
   readonly description: string;
-  /** IAM members granted {@link SECRET_ACCESSOR_ROLE} on this secret, by consumer name (binding ids `<secret>-<consumer>`). */
-  readonly accessors: Readonly<Record<string, string>>;
+  /**
+   * Who is granted {@link SECRET_ACCESSOR_ROLE} on this secret, by reader name: a key of
+   * `readerAccounts` (the account created here) or of `externalReaders`. Binding ids `<secret>-<reader>`.
+   */
+  readonly readers: readonly string[];
   /**
    * Rotation reminder period in days (needs {@link SecretManagerSecretsProps.rotationTopic}).
    * @default - no rotation schedule
@@ -28,14 +31,6 @@ export interface SecretSpec {
 export interface SecretReaderAccount {
   /** Service account id. */
   readonly accountId: string;
-}
-
-/** The Cloud SQL host secret, and who reads it. */
-export interface HostSecretAccess {
-  /** The secret (created by the Cloud SQL construct). */
-  readonly secret: SecretManagerSecret;
-  /** IAM members granted read access, by consumer name (binding ids `db-host-<consumer>`). */
-  readonly readers: Readonly<Record<string, string>>;
 }
 
 /** Props of {@link SecretManagerSecrets}. */
@@ -51,13 +46,17 @@ export interface SecretManagerSecretsProps {
    * @default - no rotation notifications
    */
   readonly rotationTopic?: string;
-  /** Google service accounts to create for External Secrets, by consumer (ids `eso-<consumer>`). */
+  /**
+   * Google service accounts to create for readers, by reader name (ids `eso-<reader>`); their
+   * bindings reference the account (`.member`), so IAM is applied after the account exists.
+   */
   readonly readerAccounts: Readonly<Record<string, SecretReaderAccount>>;
   /**
-   * The Cloud SQL host secret and its readers.
-   * @default - no host secret access
+   * IAM members of readers whose identity exists before this construct's stack is applied (e.g. the
+   * CI deployer, created by the bootstrap stack), by reader name.
+   * @default - none
    */
-  readonly hostSecret?: HostSecretAccess;
+  readonly externalReaders?: Readonly<Record<string, string>>;
 }
 
 /** Replication of every secret: automatic, or the given replica locations (sorted). */
@@ -88,11 +87,20 @@ export class SecretManagerSecrets extends Construct {
   readonly secrets: ReadonlyMap<string, SecretManagerSecret>;
   /** External Secrets' Google service accounts, by consumer. */
   readonly identities: ReadonlyMap<string, ServiceAccount>;
-  /** Accessor bindings by construct id (`<name>-<consumer>`, `db-host-<consumer>`). */
+  /** Accessor bindings by construct id (`<name>-<reader>`). */
   readonly bindings: ReadonlyMap<string, SecretManagerSecretIamMember>;
 
   constructor(scope: Construct, id: string, props: SecretManagerSecretsProps) {
     super(scope, id);
+    const external = props.externalReaders ?? {};
+    const unknown = Object.entries(props.secrets).flatMap(([name, spec]) =>
+      spec.readers.filter((r) => !Object.hasOwn(props.readerAccounts, r) && !Object.hasOwn(external, r)).map((r) => `${name}: ${r}`),
+    );
+    if (unknown.length > 0) {
+      throw new Error(
+        `SecretManagerSecrets ${id}: 'secrets.*.readers' names readers with no account (got ${unknown.join(", ")}). Add them to readerAccounts or externalReaders.`,
+      );
+    }
 
     const identities = new Map<string, ServiceAccount>();
     for (const [consumer, account] of Object.entries(props.readerAccounts)) {
@@ -126,7 +134,7 @@ export class SecretManagerSecrets extends Construct {
     for (const name of Object.keys(props.secrets).sort()) {
       const spec = props.secrets[name];
       if (spec === undefined) continue;
-      const consumers = Object.keys(spec.accessors).sort();
+      const consumers = [...new Set(spec.readers)].sort();
       const days = topic !== undefined ? spec.rotationDays : undefined;
       const secret = new SecretManagerSecret(this, name, {
         secretId: spec.secretId,
@@ -151,21 +159,13 @@ export class SecretManagerSecrets extends Construct {
           new SecretManagerSecretIamMember(this, bindingId, {
             secretId: secret.id,
             role: SECRET_ACCESSOR_ROLE,
-            member: spec.accessors[consumer] as string,
+            member: identities.get(consumer)?.member ?? (external[consumer] as string),
           }),
         );
       }
     }
     this.secrets = secrets;
 
-    const host = props.hostSecret;
-    for (const [consumer, member] of Object.entries(host?.readers ?? {})) {
-      const bindingId = `db-host-${consumer}`;
-      bindings.set(
-        bindingId,
-        new SecretManagerSecretIamMember(this, bindingId, { secretId: host?.secret.id ?? "", role: SECRET_ACCESSOR_ROLE, member }),
-      );
-    }
     this.bindings = bindings;
   }
 }

@@ -9,13 +9,20 @@ import { DataGoogleStorageProjectServiceAccount } from "@cdktf/provider-google/l
 import { StorageBucket } from "@cdktf/provider-google/lib/storage-bucket";
 import { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucket-iam-member";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
+import { IamPropagationWait } from "../constructs/iam-propagation-wait.ts";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { names } from "../config/names.ts";
 
-/** Google APIs the plan uses; enabled once here, never disabled on destroy. */
+/**
+ * Google APIs the plan uses; enabled once here, never disabled on destroy. Every resource type of
+ * the plan maps to one of them (the readiness rule DR005 checks it). Enabling an API itself needs
+ * `serviceusage` and `cloudresourcemanager`: those two are enabled by hand before the first
+ * bootstrap apply (docs/deploy.md), and listed here so the plan keeps them on.
+ */
 export const REQUIRED_SERVICES = [
   "certificatemanager.googleapis.com",
   "cloudkms.googleapis.com",
+  "cloudresourcemanager.googleapis.com",
   "compute.googleapis.com",
   "container.googleapis.com",
   "dns.googleapis.com",
@@ -26,9 +33,13 @@ export const REQUIRED_SERVICES = [
   "networksecurity.googleapis.com",
   "secretmanager.googleapis.com",
   "servicenetworking.googleapis.com",
+  "serviceusage.googleapis.com",
   "sqladmin.googleapis.com",
   "storage.googleapis.com",
 ] as const;
+
+/** Enabled beside {@link REQUIRED_SERVICES} when secrets send rotation reminders (`secrets.rotationTopic`). */
+export const ROTATION_SERVICE = "pubsub.googleapis.com";
 
 /** Services whose data access is audit-logged (who read a secret, a key, the state). */
 export const AUDITED_SERVICES = ["cloudkms.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com"] as const;
@@ -52,7 +63,8 @@ export class BootstrapStack extends PlueStack {
     const n = names(config);
     const rotationPeriod = `${config.state.kmsRotationDays * 86400}s`;
 
-    const services = REQUIRED_SERVICES.map(
+    const wanted = [...REQUIRED_SERVICES, ...(config.secrets.rotationTopic !== undefined ? [ROTATION_SERVICE] : [])];
+    const services = wanted.map(
       (service) =>
         new ProjectService(this, `service-${service.split(".")[0]}`, {
           service,
@@ -66,6 +78,7 @@ export class BootstrapStack extends PlueStack {
         project: config.project.id,
         service,
         auditLogConfig: [{ logType: "ADMIN_READ" }, { logType: "DATA_READ" }, { logType: "DATA_WRITE" }],
+        dependsOn: services,
       });
     }
 
@@ -89,7 +102,8 @@ export class BootstrapStack extends PlueStack {
       rotationPeriod,
       lifecycle: { preventDestroy: true },
     });
-    const gcsAgent = new DataGoogleStorageProjectServiceAccount(this, "gcs-agent", {});
+    // Read after the storage API is on (a fresh project has no Cloud Storage service agent before).
+    const gcsAgent = new DataGoogleStorageProjectServiceAccount(this, "gcs-agent", { dependsOn: services });
     const agentCanUseKey = new KmsCryptoKeyIamMember(this, "state-key-gcs-agent", {
       cryptoKeyId: stateKey.id,
       role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
@@ -111,7 +125,10 @@ export class BootstrapStack extends PlueStack {
           condition: { daysSinceNoncurrentTime: config.state.keepVersionsDays, withState: "ARCHIVED" },
         },
       ],
-      dependsOn: [agentCanUseKey],
+      // The bucket is created with its CMEK key: the agent's grant must have taken effect.
+      dependsOn: [
+        new IamPropagationWait(this, "state-key-grant-propagation", { grants: { "state-key-gcs-agent": agentCanUseKey.etag } }).sleep,
+      ],
       lifecycle: { preventDestroy: true },
     });
 

@@ -40,7 +40,9 @@ export class ClusterStack extends PlueStack {
       podsRangeName: n.podsRange,
       servicesRangeName: n.servicesRange,
       controlPlaneCidr: config.network.controlPlaneCidr,
-      authorizedNetworks: c.authorizedNetworks,
+      // The pods (the API starts runners; External Secrets watches) and nodes reach the private
+      // endpoint whatever GKE's default for its own ranges is (docs/adr/0010, "private endpoint").
+      authorizedNetworks: { ...c.authorizedNetworks, pods: config.network.podCidr, nodes: config.network.nodeCidr },
       releaseChannel: c.releaseChannel,
       maintenanceStart: c.maintenanceStart,
       binaryAuthorization: c.binaryAuthorization,
@@ -49,7 +51,14 @@ export class ClusterStack extends PlueStack {
       secretsKeyName: n.clusterSecretsKey,
       keyRotationDays: config.state.kmsRotationDays,
       nodeServiceAccountId: n.nodeServiceAccount,
-      systemPool: c.systemPool,
+      // Per zone: the load balancer reads the API's NEG in every zone, and GKE makes one only where
+      // nodes are (the config refuses fewer nodes than zones).
+      systemPool: {
+        machineType: c.systemPool.machineType,
+        diskSizeGb: c.systemPool.diskSizeGb,
+        minNodesPerZone: Math.ceil(c.systemPool.minNodes / config.project.zones.length),
+        maxNodesPerZone: Math.ceil(c.systemPool.maxNodes / config.project.zones.length),
+      },
       systemPoolName: n.systemPool,
     });
 

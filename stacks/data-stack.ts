@@ -1,16 +1,14 @@
 import type { Construct } from "constructs";
-import { accessorMember, DB_USER, dbHostSecretId, ESO_CONSUMERS, esoIdentities, names, networkId, secretId } from "../config/names.ts";
+import { DB_USER, dbHostSecretId, names, networkId, secretId, secretName } from "../config/names.ts";
 import { DB_PASSWORD_SECRET } from "../config/secrets.ts";
 import { CloudSqlPostgres } from "../constructs/cloud-sql-postgres.ts";
-import { SecretManagerSecrets, type SecretSpec } from "../constructs/secret-manager-secrets.ts";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 
 /**
- * The `data` stack: the platform's secrets in Google Secret Manager (values added out of band)
- * and Cloud SQL for PostgreSQL on a private IP.
+ * The `data` stack: Cloud SQL for PostgreSQL on a private IP. Applied after the `secrets` stack
+ * (the password is read from its secret; the instance's address is written to its host secret).
  */
 export class DataStack extends PlueStack {
-  readonly secrets: SecretManagerSecrets;
   readonly postgres: CloudSqlPostgres;
 
   constructor(scope: Construct, id: string, props: PlueStackProps) {
@@ -18,7 +16,6 @@ export class DataStack extends PlueStack {
     const { config } = props;
     const n = names(config);
     const db = config.database;
-    const identities = esoIdentities(config);
 
     this.postgres = new CloudSqlPostgres(this, "postgres", {
       name: n.sqlInstance,
@@ -34,29 +31,7 @@ export class DataStack extends PlueStack {
       allocatedIpRange: n.privateServicesRange,
       user: DB_USER,
       passwordSecret: secretId(config, DB_PASSWORD_SECRET),
-      hostSecretId: dbHostSecretId(config),
-      secretReplicaLocations: config.secrets.replicaLocations,
-    });
-
-    const secrets: Record<string, SecretSpec> = {};
-    for (const [name, item] of Object.entries(config.secrets.items)) {
-      secrets[name] = {
-        secretId: secretId(config, name),
-        description: item.description,
-        accessors: Object.fromEntries(item.consumers.map((c) => [c, accessorMember(config, c)])),
-        ...(item.rotationDays !== undefined ? { rotationDays: item.rotationDays } : {}),
-      };
-    }
-    this.secrets = new SecretManagerSecrets(this, "secrets", {
-      projectId: config.project.id,
-      secrets,
-      replicaLocations: config.secrets.replicaLocations,
-      ...(config.secrets.rotationTopic !== undefined ? { rotationTopic: config.secrets.rotationTopic } : {}),
-      readerAccounts: Object.fromEntries(ESO_CONSUMERS.map((c) => [c, { accountId: identities[c].accountId }])),
-      hostSecret: {
-        secret: this.postgres.hostSecret,
-        readers: Object.fromEntries(ESO_CONSUMERS.map((c) => [c, identities[c].member])),
-      },
+      hostSecret: secretName(config, dbHostSecretId(config)),
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { Construct } from "constructs";
-import { TerraformOutput } from "cdktf";
+import { DataResource, dependable, TerraformOutput } from "cdktf";
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { OriginCaCertificate } from "@cdktf/provider-cloudflare/lib/origin-ca-certificate";
 import { ComputeGlobalAddress } from "@cdktf/provider-google/lib/compute-global-address";
@@ -33,6 +33,9 @@ export const AUTH_PATH_PREFIX = "/api/auth/";
 
 /** Header Cloudflare sets to the visitor's address; the rate limit is keyed on it. */
 export const CLIENT_IP_HEADER = "CF-Connecting-IP";
+
+/** The renewal marker's value until `edge.originCertRenewal` is first set. */
+export const NO_RENEWAL_YET = "none";
 
 /** Props of {@link EdgeStack}. */
 export interface EdgeStackProps extends PlueStackProps {
@@ -108,11 +111,18 @@ export class EdgeStack extends PlueStack {
 
     // The certificate the load balancer serves: Cloudflare's Origin CA signs our CSR (its key
     // stays in Secret Manager); Full (strict) trusts it.
+    // Cloudflare's provider never renews it (update is a no-op): a new renewal marker replaces it,
+    // and so does a new CSR (a new key); the new one is issued before the old one is revoked.
+    const renewal = new DataResource(this, "origin-certificate-renewal", {
+      input: { renewal: config.edge.originCertRenewal ?? NO_RENEWAL_YET },
+    });
     this.originCertificate = new OriginCaCertificate(this, "origin-certificate", {
       csr: certs.originCsrPem,
       hostnames: [...config.pki.originHostnames],
       requestType: "origin-rsa",
       requestedValidity: config.edge.originCertValidityDays,
+      // A plain address (Terraform reads replace_triggered_by as references, like depends_on).
+      lifecycle: { createBeforeDestroy: true, replaceTriggeredBy: [dependable(renewal)] },
     });
 
     this.loadBalancer = new OriginMtlsLoadBalancer(this, "origin-lb", {

@@ -23,6 +23,38 @@ interface K8sObject {
   readonly [key: string]: unknown;
 }
 
+/** Kinds that External Secrets reconciles and marks `Ready`. */
+export const EXTERNAL_SECRETS_KINDS = ["ExternalSecret", "ClusterSecretStore", "SecretStore"] as const;
+
+/**
+ * Fields the API server writes into a Job, beside the default computed `metadata.labels` and
+ * `metadata.annotations` (`computed_fields` replaces the default, so those are listed too): the
+ * `job-name` and `controller-uid` labels on the pod template. Without them every apply ends in
+ * "Provider produced inconsistent result" (docs/adr/0010, item 1).
+ */
+export const JOB_COMPUTED_FIELDS = ["metadata.annotations", "metadata.labels", "spec.template.metadata.labels"] as const;
+
+/**
+ * How the stack applies an object: every Job with its server-written fields computed; the stack
+ * waits for the schema Job until `Complete` (its own deadline is 600 s;
+ * the wait never stops on `Failed`, so the timeout stays close to it), a Deployment until rolled
+ * out, External Secrets objects until `Ready` (a wrong store or a missing value fails here, not as
+ * the Job's timeout); others not at all.
+ */
+export function applyOptions(o: K8sObject, isSchemaJob: boolean): Partial<ManifestConfig> {
+  if (o.kind === "Job") {
+    return {
+      computedFields: [...JOB_COMPUTED_FIELDS],
+      ...(isSchemaJob ? { wait: { condition: [{ type: "Complete", status: "True" }] }, timeouts: { create: "12m", update: "12m" } } : {}),
+    };
+  }
+  if (o.kind === "Deployment") return { wait: { rollout: true }, timeouts: { create: "10m", update: "10m" } };
+  if ((EXTERNAL_SECRETS_KINDS as readonly string[]).includes(o.kind)) {
+    return { wait: { condition: [{ type: "Ready", status: "True" }] }, timeouts: { create: "5m", update: "5m" } };
+  }
+  return {};
+}
+
 /** Stable Terraform id of an object: renaming it would destroy and recreate the object. */
 export function manifestId(chartId: string, o: K8sObject): string {
   return [chartId, o.kind.toLowerCase(), o.metadata.namespace ?? "cluster", o.metadata.name].join("-").replace(/[^A-Za-z0-9_-]/g, "_");
@@ -54,14 +86,7 @@ export class WorkloadsStack extends PlueStack {
         const isSchemaJob = o.kind === "Job" && o.metadata.name === props.schemaJobName;
         const id = manifestId(chart.node.id, o);
         if (manifests.has(id)) throw new Error(`workloads: two objects share the id ${id}`);
-        const m = new Manifest(this, id, {
-          provider,
-          manifest: o,
-          ...(isSchemaJob
-            ? { wait: { condition: [{ type: "Complete", status: "True" }] }, timeouts: { create: "15m", update: "15m" } }
-            : {}),
-          ...(o.kind === "Deployment" ? { wait: { rollout: true }, timeouts: { create: "10m", update: "10m" } } : {}),
-        } satisfies ManifestConfig);
+        const m = new Manifest(this, id, { provider, manifest: o, ...applyOptions(o, isSchemaJob) } satisfies ManifestConfig);
         manifests.set(id, m);
         objects.set(m, { o, chart: chart.node.id });
       }

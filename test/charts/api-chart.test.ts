@@ -16,8 +16,13 @@ describe("api chart", () => {
     expect(chartText("api")).toMatchSnapshot();
   });
 
-  it("runs at least two replicas, rolling without losing one", () => {
-    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+  it("leaves the replica count to its autoscaler, which keeps at least two, and rolls without losing one", () => {
+    // A manifest that set spec.replicas would conflict with the HPA's field manager on the next
+    // apply (docs/adr/0010, item 8): the Deployment sets none.
+    expect(deployment.spec.replicas).toBeUndefined();
+    const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler") as any;
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
   });
 

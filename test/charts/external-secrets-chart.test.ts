@@ -1,6 +1,6 @@
 /**
  * The External Secrets chart, read from the real synthesized plan, and checked against the other
- * stacks it must agree with: the secrets and IAM of the data stack, the service accounts of the
+ * stacks it must agree with: the secrets and IAM of the secrets stack, the service accounts of the
  * platform stack, and the cluster of the cluster stack.
  */
 import { describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ const objects = chart("external-secrets");
 const stores = objects.filter((o) => o.kind === "ClusterSecretStore") as Resource[];
 const externalSecrets = objects.filter((o) => o.kind === "ExternalSecret") as Resource[];
 const byName = (name: string) => externalSecrets.find((e) => e.metadata.name === name) as Resource;
-const data = stack("data");
+const secretsStack = stack("secrets");
 const platform = stack("platform");
 
 // --- A hand-written schema of the fields used, from the external-secrets v1 API types (v2.0.1:
@@ -125,14 +125,26 @@ function render(template: string, vars: Record<string, string>): string {
   });
 }
 
+/**
+ * A binding's member as an IAM member string: the bindings reference the service accounts the
+ * same stack creates (`${google_service_account.<id>.member}`), which is `serviceAccount:<email>`.
+ */
+function memberOf(grant: Resource): string {
+  const ref = /^\$\{google_service_account\.([^.]+)\.member\}$/.exec(grant.member as string);
+  if (!ref) return grant.member as string;
+  const account = resources(secretsStack, "google_service_account")[ref[1] as string];
+  if (!account) throw new Error(`binding names an unknown service account ${String(ref[1])}`);
+  return `serviceAccount:${String(account.account_id)}@${String(secretsStack.provider?.google?.[0]?.project)}.iam.gserviceaccount.com`;
+}
+
 /** Who may read a secret: members of per-secret accessor bindings, by reference or full name. */
 function readersOf(secretId: string): string[] {
-  const entry = Object.entries(resources(data, "google_secret_manager_secret")).find(([, s]) => s.secret_id === secretId);
+  const entry = Object.entries(resources(secretsStack, "google_secret_manager_secret")).find(([, s]) => s.secret_id === secretId);
   if (!entry) return [];
   const refs = [`\${google_secret_manager_secret.${entry[0]}.id}`, `projects/plue-example/secrets/${secretId}`];
-  return (Object.values(resources(data, "google_secret_manager_secret_iam_member")) as Resource[])
+  return (Object.values(resources(secretsStack, "google_secret_manager_secret_iam_member")) as Resource[])
     .filter((g) => refs.includes(g.secret_id) && g.role === "roles/secretmanager.secretAccessor")
-    .map((g) => g.member as string);
+    .map(memberOf);
 }
 
 /** The Google service account a store authenticates as: its KSA in the platform stack, and that KSA's annotation. */
@@ -182,7 +194,7 @@ describe("external-secrets chart", () => {
       expect(wi.clusterLocation).toBe(gke.location);
       expect(wi.clusterProjectID).toBe(project);
       expect(gke.workload_identity_config.workload_pool).toBe(`${wi.clusterProjectID}.svc.id.goog`);
-      expect(s.spec.provider.gcpsm.projectID).toBe(data.provider?.google?.[0]?.project);
+      expect(s.spec.provider.gcpsm.projectID).toBe(secretsStack.provider?.google?.[0]?.project);
     }
   });
 
@@ -242,9 +254,9 @@ describe("external-secrets chart", () => {
     }
   });
 
-  it("reads only secrets the data stack creates (configured items or the Cloud SQL host secret)", () => {
+  it("reads only secrets the secrets stack creates (configured items or the Cloud SQL host secret)", () => {
     const created = new Set(
-      (Object.values(resources(data, "google_secret_manager_secret")) as Resource[]).map((s) => s.secret_id as string),
+      (Object.values(resources(secretsStack, "google_secret_manager_secret")) as Resource[]).map((s) => s.secret_id as string),
     );
     const configured = new Set([...Object.keys(config.secrets.items).map((n) => `plue-${n}`), "plue-db-host"]);
     for (const e of externalSecrets) {
@@ -264,8 +276,8 @@ describe("external-secrets chart", () => {
   });
 
   it("gives each store's identity read access to exactly the secrets its ExternalSecrets name, no more", () => {
-    const grants = Object.values(resources(data, "google_secret_manager_secret_iam_member")) as Resource[];
-    const secretsById = Object.entries(resources(data, "google_secret_manager_secret"));
+    const grants = Object.values(resources(secretsStack, "google_secret_manager_secret_iam_member")) as Resource[];
+    const secretsById = Object.entries(resources(secretsStack, "google_secret_manager_secret"));
     const secretOf = (ref: string) =>
       secretsById.find(
         ([id, s]) => ref === `\${google_secret_manager_secret.${id}.id}` || ref === `projects/plue-example/secrets/${s.secret_id}`,
@@ -273,7 +285,7 @@ describe("external-secrets chart", () => {
     for (const store of stores) {
       const member = `serviceAccount:${storeIdentity(store.metadata.name)}`;
       const readable = grants
-        .filter((g) => g.member === member)
+        .filter((g) => memberOf(g) === member)
         .map((g) => secretOf(g.secret_id))
         .sort();
       const named = [

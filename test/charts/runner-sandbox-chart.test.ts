@@ -123,12 +123,19 @@ describe("runner sandbox chart", () => {
 
   it("caps the namespace with a ResourceQuota: pod count, compute, and no services or volumes", () => {
     const hard = find("ResourceQuota", "runner-quota").spec.hard;
-    expect(hard).toMatchObject({
-      pods: "20",
-      "limits.cpu": "40",
-      "limits.memory": "80Gi",
-      "limits.ephemeral-storage": "40Gi",
+    // Five runners: what five n2-standard-4 sandbox nodes can hold (one 2-CPU runner each); the
+    // config refuses a quota the pool cannot run (docs/adr/0010, item 12).
+    expect(hard).toEqual({
+      pods: "5",
+      "requests.cpu": "10",
+      "limits.cpu": "10",
+      "requests.memory": "20Gi",
+      "limits.memory": "20Gi",
+      "requests.ephemeral-storage": "10Gi",
+      "limits.ephemeral-storage": "10Gi",
       services: "0",
+      "services.loadbalancers": "0",
+      "services.nodeports": "0",
       persistentvolumeclaims: "0",
     });
   });

@@ -76,6 +76,52 @@ describe("config validation", () => {
     expect(broken((c) => (c.cluster.sandboxPool.minNodes = 9))[0]).toContain("'cluster.sandboxPool.minNodes' is above");
   });
 
+  it("fails if the system pool has fewer nodes than zones (a zone without a node has no API NEG), and not with one per zone", () => {
+    expect(broken((c) => (c.cluster.systemPool.minNodes = 2))).toEqual([
+      "config/example.yaml: 'cluster.systemPool.minNodes' is below the number of zones (3): a zone without a node has no API NEG, and the edge stack's plan fails (got 2). Use at least 3 (one node per zone).",
+    ]);
+    expect(broken((c) => (c.cluster.systemPool.minNodes = 3))).toEqual([]);
+    expect(
+      broken((c) => {
+        c.project.zones = ["us-central1-a"];
+        c.cluster.systemPool.minNodes = 1;
+      }),
+    ).toEqual([]);
+  });
+
+  it("fails if the runner quota is more than the sandbox pool can run, naming both fixes, and not at the limit", () => {
+    // n2-standard-4: 3.92 CPU allocatable, so one 2-CPU runner per node; five nodes.
+    expect(broken((c) => (c.runner.maxPods = 6))).toEqual([
+      "config/example.yaml: 'runner.maxPods' is more than the sandbox pool can run (1 runner of 2 CPU, 4Gi fit a n2-standard-4 node; 'cluster.sandboxPool.maxNodes' is 5, so at most 5) (got 6). Lower it to 5, or raise cluster.sandboxPool.maxNodes to 6.",
+    ]);
+    expect(broken((c) => (c.runner.maxPods = 5))).toEqual([]);
+    // The same contradiction from the pool's side, and from the runner's size.
+    expect(broken((c) => (c.cluster.sandboxPool.maxNodes = 4))[0]).toContain("'runner.maxPods' is more than the sandbox pool can run");
+    expect(broken((c) => (c.runner.resources.cpu = "4"))[0]).toContain("(0 runners of 4 CPU, 4Gi fit a n2-standard-4 node;");
+    // Bigger nodes hold more runners.
+    expect(
+      broken((c) => {
+        c.cluster.sandboxPool.machineType = "n2-standard-8";
+        c.runner.maxPods = 15;
+      }),
+    ).toEqual([]);
+  });
+
+  it("fails if a configured secret takes the database host secret's name", () => {
+    expect(broken((c) => (c.secrets.items["db-host"] = { description: "x", consumers: ["api"] }))).toEqual([
+      'config/example.yaml: \'secrets.items.db-host\' is reserved (the plan writes the database\'s private IP there) (got {"description":"x","consumers":["api"]}). Rename the secret.',
+    ]);
+  });
+
+  it("fails if an authorized network takes the name of the cluster's own ranges", () => {
+    for (const name of ["pods", "nodes"]) {
+      expect(broken((c) => (c.cluster.authorizedNetworks = { [name]: "192.0.2.0/24" }))).toEqual([
+        `config/example.yaml: 'cluster.authorizedNetworks.${name}' is reserved (the plan authorizes the cluster's own pod and node ranges under it) (got "192.0.2.0/24"). Give the network another name.`,
+      ]);
+    }
+    expect(broken((c) => (c.cluster.authorizedNetworks = { office: "192.0.2.0/24" }))).toEqual([]);
+  });
+
   it("fails if the API runs fewer than 2 replicas", () => {
     expect(broken((c) => (c.api.minReplicas = 1))[0]).toContain("'api.minReplicas' is below 2");
   });
@@ -195,6 +241,7 @@ describe("config validation", () => {
     ],
     ["cluster.releaseChannel", (c: Record<string, any>) => (c.cluster.releaseChannel = "EXTENDED"), "is not a GKE release channel"],
     ["edge.domain", (c: Record<string, any>) => (c.edge.domain = "localhost"), "is not a DNS name"],
+    ["edge.originCertRenewal", (c: Record<string, any>) => (c.edge.originCertRenewal = "next week"), "is not a date"],
   ])("fails if '%s' is malformed", (field, mutate, problem) => {
     expect(broken(mutate)[0]).toContain(`'${field}' ${problem}`);
   });

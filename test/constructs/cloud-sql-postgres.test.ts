@@ -144,16 +144,18 @@ describe("Cloud SQL for PostgreSQL (data stack)", () => {
     expect(stackText("data")).not.toMatch(/"(root_password|password)"\s*:/);
   });
 
-  it("writes the instance's private IP (a reference, never a literal) to the db-host secret", () => {
-    const hosts = Object.entries(resources(tf, "google_secret_manager_secret")).filter(([, s]) => s.secret_id === dbHostSecretId(config));
-    expect(hosts).toHaveLength(1);
-    const [hostId, host] = hosts[0] as [string, Record<string, any>];
-    expect(host.replication).toEqual({ auto: {} });
-    const versions = Object.values(resources(tf, "google_secret_manager_secret_version")).filter(
-      (v) => v.secret === `\${google_secret_manager_secret.${hostId}.id}`,
-    );
-    expect(versions).toEqual([
-      expect.objectContaining({ secret_data: `\${google_sql_database_instance.${instanceId}.private_ip_address}` }),
+  it("writes the instance's private IP (a reference, never a literal) as a version of the db-host secret the secrets stack creates", () => {
+    expect(tf.resource?.google_secret_manager_secret).toBeUndefined();
+    expect(Object.values(resources(tf, "google_secret_manager_secret_version"))).toEqual([
+      {
+        "//": expect.anything(),
+        secret: `projects/${config.project.id}/secrets/${dbHostSecretId(config)}`,
+        secret_data: `\${google_sql_database_instance.${instanceId}.private_ip_address}`,
+      },
     ]);
+    const host = Object.values(resources(stack("secrets"), "google_secret_manager_secret")).filter(
+      (s) => s.secret_id === dbHostSecretId(config),
+    );
+    expect(host).toHaveLength(1);
   });
 });

@@ -103,6 +103,19 @@ describe("NodePool rules", () => {
     expect(pool.node_config.kubelet_config).toEqual({ insecure_kubelet_readonly_port_enabled: "FALSE" });
   });
 
+  it("scales per zone when asked (min/max in every zone), in total otherwise", () => {
+    expect(poolOf({ perZone: true, minNodes: 1, maxNodes: 2 }).autoscaling).toEqual({
+      location_policy: "BALANCED",
+      min_node_count: 1,
+      max_node_count: 2,
+    });
+    expect(poolOf({ minNodes: 1, maxNodes: 2 }).autoscaling).toEqual({
+      location_policy: "BALANCED",
+      total_min_node_count: 1,
+      total_max_node_count: 2,
+    });
+  });
+
   it("lets a sandbox pool set its own PID limit", () => {
     expect(poolOf({ sandbox: true, podPidsLimit: 256 }).node_config.kubelet_config.pod_pids_limit).toBe(256);
   });

@@ -1,19 +1,22 @@
 /**
- * Secret Manager secrets and their IAM, read from the real synthesized data stack; variants of
+ * Secret Manager secrets and their IAM, read from the real synthesized secrets stack; variants of
  * the environment (replicas, rotation topic) are synthesized through the plan (test/support/build.ts).
  */
 import { describe, expect, it } from "vitest";
 import { resources, stack, stackNames, type TfJson } from "../support/plan.ts";
 import { exampleConfig } from "../support/config.ts";
-import { SECRET_ACCESSOR_ROLE } from "../../constructs/secret-manager-secrets.ts";
+import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
+import { SECRET_ACCESSOR_ROLE, SecretManagerSecrets } from "../../constructs/secret-manager-secrets.ts";
+import { HOST_SECRET } from "../../config/secrets.ts";
+import { HOST_SECRET_DESCRIPTION } from "../../stacks/secrets-stack.ts";
 import { esoIdentities } from "../../config/names.ts";
-import { stackFor } from "../support/build.ts";
+import { stackFor, synthConstruct } from "../support/build.ts";
 import type { PlueConfig } from "../../config/schema.ts";
 
 type Resource = Record<string, any>;
 
 const config = exampleConfig();
-const tf = stack("data");
+const tf = stack("secrets");
 const all = resources(tf, "google_secret_manager_secret") as Record<string, Resource>;
 const secretsByName = new Map(
   Object.entries(all)
@@ -22,8 +25,14 @@ const secretsByName = new Map(
 );
 const grants = Object.values(resources(tf, "google_secret_manager_secret_iam_member")) as Resource[];
 
-const API = "serviceAccount:plue-eso-api@plue-example.iam.gserviceaccount.com";
-const MIGRATE = "serviceAccount:plue-eso-migrate@plue-example.iam.gserviceaccount.com";
+/** The member reference of the service account this stack creates with `accountId`. */
+function accountMember(accountId: string): string {
+  const [id] = Object.entries(resources(tf, "google_service_account")).find(([, a]) => a.account_id === accountId) ?? [];
+  if (!id) throw new Error(`no service account ${accountId} in the secrets stack`);
+  return `\${google_service_account.${id}.member}`;
+}
+const API = accountMember("plue-eso-api");
+const MIGRATE = accountMember("plue-eso-migrate");
 const CI = "serviceAccount:plue-ci@plue-example.iam.gserviceaccount.com";
 
 /** Members that hold accessor on the secret with logical id `id` (by reference or by full name). */
@@ -39,21 +48,28 @@ function readersOf(secretLogicalId: string, secretId: string): string[] {
 }
 
 function synthSecrets(mutate: (c: PlueConfig) => PlueConfig): TfJson {
-  return stackFor(mutate(exampleConfig()), "data");
+  return stackFor(mutate(exampleConfig()), "secrets");
 }
 
 function everyStack(): [string, TfJson][] {
   return stackNames().map((n) => [n, stack(n)]);
 }
 
-describe("SecretManagerSecrets in the data stack", () => {
-  it("creates one secret per configured item, with id <prefix>-<name>", () => {
-    expect([...secretsByName.keys()].sort()).toEqual(Object.keys(config.secrets.items).sort());
+describe("SecretManagerSecrets in the secrets stack", () => {
+  it("creates one secret per configured item, and the Cloud SQL host secret, with id <prefix>-<name>", () => {
+    expect([...secretsByName.keys()].sort()).toEqual([...Object.keys(config.secrets.items), HOST_SECRET].sort());
     for (const [name, s] of secretsByName) expect(s.secret_id).toBe(`plue-${name}`);
   });
 
   it("keys each secret's construct id by its stable name", () => {
-    for (const [name, s] of secretsByName) expect(s["//"].metadata.path).toBe(`data/secrets/${name}`);
+    for (const [name, s] of secretsByName) expect(s["//"].metadata.path).toBe(`secrets/secrets/${name}`);
+  });
+
+  it("binds the External Secrets identities by reference to the accounts it creates, never by a hand-built e-mail (ordered after them)", () => {
+    expect(grants.filter((g) => String(g.member).includes("eso-api@") || String(g.member).includes("eso-migrate@"))).toEqual([]);
+    const byReference = grants.filter((g) => /^\$\{google_service_account\.[^}]+\.member\}$/.test(String(g.member)));
+    expect(byReference.length).toBe(8);
+    for (const g of grants.filter((x) => !byReference.includes(x))) expect(g.member).toBe(CI);
   });
 
   it("replicates automatically when no replica location is configured", () => {
@@ -71,7 +87,9 @@ describe("SecretManagerSecrets in the data stack", () => {
   });
 
   it("describes each secret in its annotations", () => {
-    for (const [name, s] of secretsByName) expect(s.annotations.description).toBe(config.secrets.items[name]?.description);
+    for (const [name, s] of secretsByName) {
+      expect(s.annotations.description).toBe(name === HOST_SECRET ? HOST_SECRET_DESCRIPTION : config.secrets.items[name]?.description);
+    }
   });
 
   it("protects every secret from deletion", () => {
@@ -101,6 +119,7 @@ describe("SecretManagerSecrets in the data stack", () => {
       "db-password": [API, CI, MIGRATE],
       "origin-client-key": [CI],
       "origin-key": [CI],
+      [HOST_SECRET]: [API, MIGRATE],
     };
     for (const [name, s] of secretsByName) expect(readersOf(s.id, s.secret_id), name).toEqual([...(expected[name] ?? [])].sort());
   });
@@ -110,6 +129,10 @@ describe("SecretManagerSecrets in the data stack", () => {
       expect(g.role).toBe(SECRET_ACCESSOR_ROLE);
       expect(g.secret_id).toMatch(/^(\$\{google_secret_manager_secret\.[^}]+\.id\}|projects\/plue-example\/secrets\/[a-z0-9-]+)$/);
     }
+  });
+
+  it("labels the host secret with its two readers", () => {
+    expect(secretsByName.get(HOST_SECRET)?.labels).toEqual({ secret_name: HOST_SECRET, consumer_api: "true", consumer_migrate: "true" });
   });
 
   it("lets the api and migrate identities, and only them, read the Cloud SQL host secret", () => {
@@ -190,5 +213,35 @@ describe("SecretManagerSecrets with other environments", () => {
     expect(() => esoIdentities({ ...config, name: "a-very-long-prefix-x" })).toThrow(
       "config: 'name' makes the service account id a-very-long-prefix-x-eso-migrate longer than 30 characters (got a-very-long-prefix-x). Use a prefix of at most 18 characters.",
     );
+  });
+});
+
+describe("SecretManagerSecrets rules", () => {
+  const build = (readers: string[], externalReaders?: Record<string, string>) =>
+    synthConstruct((scope) => {
+      new GoogleProvider(scope, "google", { project: "p" });
+      new SecretManagerSecrets(scope, "s", {
+        projectId: "p",
+        secrets: { k: { secretId: "k", description: "d", readers } },
+        replicaLocations: [],
+        readerAccounts: { api: { accountId: "eso-api" } },
+        ...(externalReaders ? { externalReaders } : {}),
+      });
+    });
+
+  it("binds a created account by reference and an external reader by its member", () => {
+    const json = build(["api", "edge"], { edge: "serviceAccount:ci@p.iam.gserviceaccount.com" });
+    const members = Object.values(resources(json, "google_secret_manager_secret_iam_member")).map((g) => g.member);
+    expect(members).toEqual([
+      expect.stringMatching(/^\$\{google_service_account\.[^}]+\.member\}$/),
+      "serviceAccount:ci@p.iam.gserviceaccount.com",
+    ]);
+  });
+
+  it("fails if a secret names a reader that is neither created nor external", () => {
+    expect(() => build(["api", "edge"])).toThrow(
+      "SecretManagerSecrets s: 'secrets.*.readers' names readers with no account (got k: edge). Add them to readerAccounts or externalReaders.",
+    );
+    expect(() => build(["migrate"], { edge: "serviceAccount:ci@p.iam.gserviceaccount.com" })).toThrow("(got k: migrate)");
   });
 });

@@ -31,7 +31,24 @@ describe("bootstrap stack", () => {
     const member = resources(tf, "google_kms_crypto_key_iam_member")["state-key-gcs-agent"] as Record<string, any>;
     expect(member.role).toBe("roles/cloudkms.cryptoKeyEncrypterDecrypter");
     expect(member.member).toBe("serviceAccount:${data.google_storage_project_service_account.gcs-agent.email_address}");
-    expect(bucket.depends_on).toContain("google_kms_crypto_key_iam_member.state-key-gcs-agent");
+    // IAM is eventually consistent: the bucket waits 120 s after the grant is made (or remade).
+    expect(resources(tf, "time_sleep")["state-key-grant-propagation"]).toEqual({
+      "//": expect.anything(),
+      create_duration: "120s",
+      triggers: { "state-key-gcs-agent": "${google_kms_crypto_key_iam_member.state-key-gcs-agent.etag}" },
+    });
+    expect(bucket.depends_on).toEqual(["time_sleep.state-key-grant-propagation"]);
+    expect(tf.terraform.required_providers?.time).toEqual({ source: "hashicorp/time", version: "0.13.1" });
+  });
+
+  it("reads the Cloud Storage agent, and writes audit configs, only after the APIs are on", () => {
+    const services = Object.keys(resources(tf, "google_project_service"))
+      .map((id) => `google_project_service.${id}`)
+      .sort();
+    const agent = tf.data?.google_storage_project_service_account?.["gcs-agent"] as Record<string, any>;
+    expect([...agent.depends_on].sort()).toEqual(services);
+    for (const audit of Object.values(resources(tf, "google_project_iam_audit_config")))
+      expect([...(audit.depends_on as string[])].sort()).toEqual(services);
   });
 
   it("keeps the state key in the bucket's own location, as CMEK on Cloud Storage requires", () => {
@@ -72,6 +89,7 @@ describe("bootstrap stack", () => {
     expect(services.map((s) => s.service).sort()).toEqual([
       "certificatemanager.googleapis.com",
       "cloudkms.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
       "compute.googleapis.com",
       "container.googleapis.com",
       "dns.googleapis.com",
@@ -82,6 +100,7 @@ describe("bootstrap stack", () => {
       "networksecurity.googleapis.com",
       "secretmanager.googleapis.com",
       "servicenetworking.googleapis.com",
+      "serviceusage.googleapis.com",
       "sqladmin.googleapis.com",
       "storage.googleapis.com",
     ]);

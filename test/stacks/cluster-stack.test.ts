@@ -36,10 +36,15 @@ describe("cluster stack", () => {
   });
 
   it("restricts the IP endpoint to authorized networks, none from Google Cloud's public ranges", () => {
+    // Only the cluster's own node and pod ranges (the API starts runners, External Secrets watches
+    // its objects: both reach the private endpoint; docs/adr/0010), and the configured networks (none).
     expect(cluster.master_authorized_networks_config).toEqual({
       gcp_public_cidrs_access_enabled: false,
       private_endpoint_enforcement_enabled: true,
-      cidr_blocks: [],
+      cidr_blocks: [
+        { display_name: "nodes", cidr_block: "10.10.0.0/20" },
+        { display_name: "pods", cidr_block: "10.16.0.0/14" },
+      ],
     });
   });
 
@@ -66,9 +71,29 @@ describe("cluster stack", () => {
     expect(grant.member).toMatch(
       /^serviceAccount:service-\$\{data\.google_project\.[^}]+\.number\}@container-engine-robot\.iam\.gserviceaccount\.com$/,
     );
-    expect(cluster.depends_on).toContain(
-      `google_kms_crypto_key_iam_member.${Object.keys(resources(tf, "google_kms_crypto_key_iam_member"))[0]}`,
-    );
+    // The cluster is created with the key: it waits 120 s after the GKE agent's grant (IAM is
+    // eventually consistent; docs/adr/0010, item 9).
+    const [grantId] = Object.keys(resources(tf, "google_kms_crypto_key_iam_member"));
+    const [sleepId, sleep] = Object.entries(resources(tf, "time_sleep"))[0] as [string, Record<string, any>];
+    expect(sleep).toEqual({
+      "//": expect.anything(),
+      create_duration: "120s",
+      triggers: { "secrets-key-gke-agent": `\${google_kms_crypto_key_iam_member.${grantId}.etag}` },
+    });
+    expect(cluster.depends_on).toEqual([`time_sleep.${sleepId}`]);
+  });
+
+  it("keeps workload configuration audit and asks for no retired vulnerability scanning tier", () => {
+    expect(cluster.security_posture_config).toEqual({ mode: "BASIC", vulnerability_mode: "VULNERABILITY_DISABLED" });
+  });
+
+  it("runs even the throwaway default pool as the node account (never the default compute account), and ignores its later drift", () => {
+    const [nodeSaId] = Object.entries(resources(tf, "google_service_account")).find(([, sa]) => sa.account_id === "plue-gke-nodes") ?? [];
+    expect(cluster.node_config.service_account).toBe(`\${google_service_account.${nodeSaId}.email}`);
+    expect(cluster.node_config.machine_type).toBe("e2-small");
+    expect(cluster.node_config.shielded_instance_config).toEqual({ enable_integrity_monitoring: true, enable_secure_boot: true });
+    expect(cluster.node_config.workload_metadata_config).toEqual({ mode: "GKE_METADATA" });
+    expect(cluster.lifecycle).toEqual({ ignore_changes: ["node_config"] });
   });
 
   it("follows a release channel and a daily maintenance window", () => {
@@ -175,8 +200,10 @@ describe("cluster stack", () => {
   it("has a system pool and a sandbox pool, sized from config", () => {
     const byName = Object.fromEntries(pools.map((p) => [p.name, p]));
     expect(Object.keys(byName).sort()).toEqual(["sandbox", "system"]);
-    expect(byName.system.autoscaling).toMatchObject({ total_min_node_count: 1, total_max_node_count: 3 });
-    expect(byName.sandbox.autoscaling).toMatchObject({ total_min_node_count: 0, total_max_node_count: 5 });
+    // The system pool per zone (one node in each of the three zones: the load balancer reads the
+    // API's NEG in every zone, and GKE makes one only where nodes are); the sandbox pool in total.
+    expect(byName.system.autoscaling).toEqual({ location_policy: "BALANCED", min_node_count: 1, max_node_count: 1 });
+    expect(byName.sandbox.autoscaling).toEqual({ location_policy: "BALANCED", total_min_node_count: 0, total_max_node_count: 5 });
   });
 });
 

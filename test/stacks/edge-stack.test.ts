@@ -130,6 +130,24 @@ describe("edge stack", () => {
     );
   });
 
+  it("renews the Origin CA certificate when the operator's renewal marker changes, issuing the new one before the old one is revoked", () => {
+    // cloudflare 5.14.0 never renews it (update is a no-op): a terraform_data holding
+    // edge.originCertRenewal replaces it; a new CSR (a new key) does too (docs/adr/0010, item 4).
+    const origin = only(tf, "cloudflare_origin_ca_certificate") as Json;
+    expect(origin.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: ["terraform_data.origin-certificate-renewal"] });
+    expect(resources(tf, "terraform_data")["origin-certificate-renewal"]).toEqual({ "//": expect.anything(), input: { renewal: "none" } });
+    const renewed = build((c) => ({ ...c, edge: { ...c.edge, originCertRenewal: "2027-10-01" } }));
+    expect(renewed.resource["terraform_data"]["origin-certificate-renewal"].input).toEqual({ renewal: "2027-10-01" });
+  });
+
+  it("names the served certificate after its own text and replaces it create-before-destroy (ForceNew, in use by the map entry)", () => {
+    const cert = only(tf, "google_certificate_manager_certificate") as Json;
+    expect(cert.name).toBe(
+      `${config.name}-edge-origin-\${substr(sha256(${ref("cloudflare_origin_ca_certificate", "certificate").slice(2, -1)}), 0, 8)}`,
+    );
+    expect(cert.lifecycle).toEqual({ create_before_destroy: true });
+  });
+
   it("serves the Origin CA certificate with its key from Secret Manager, through a certificate map", () => {
     const cert = only(tf, "google_certificate_manager_certificate") as Json;
     expect(cert.self_managed.pem_certificate).toBe(ref("cloudflare_origin_ca_certificate", "certificate"));

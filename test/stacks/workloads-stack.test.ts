@@ -50,9 +50,39 @@ describe("workloads stack", () => {
     const [jobId, job] = Object.entries(manifests).find(([, m]) => m.manifest.kind === "Job") ?? [];
     expect(job, "a schema Job").toBeDefined();
     expect(job.wait).toEqual({ condition: [{ type: "Complete", status: "True" }] });
+    // The Job's own deadline is 600 s; the wait never stops on Failed, so it ends soon after.
+    expect(job.timeouts).toEqual({ create: "12m", update: "12m" });
     const api = manifest("api-deployment-api-api");
     expect(api.depends_on).toContain(`kubernetes_manifest.${jobId}`);
     expect(api.wait).toEqual({ rollout: true });
+  });
+
+  it("treats the labels the API server adds to a Job's pod template as computed (else every apply is an inconsistent result)", () => {
+    const jobs = Object.values(manifests).filter((m) => m.manifest.kind === "Job");
+    expect(jobs.length).toBe(1);
+    for (const job of jobs)
+      expect(job.computed_fields).toEqual(["metadata.annotations", "metadata.labels", "spec.template.metadata.labels"]);
+    // Every other kind keeps the provider's default (setting computed_fields replaces it).
+    for (const m of Object.values(manifests).filter((x) => x.manifest.kind !== "Job")) expect(m.computed_fields).toBeUndefined();
+  });
+
+  it("waits for every ExternalSecret and store to be Ready, so a broken store fails there and not as the Job's timeout", () => {
+    const eso = Object.values(manifests).filter((m) => ["ExternalSecret", "ClusterSecretStore", "SecretStore"].includes(m.manifest.kind));
+    expect(eso.length).toBe(4);
+    for (const m of eso) {
+      expect(m.wait).toEqual({ condition: [{ type: "Ready", status: "True" }] });
+      expect(m.timeouts).toEqual({ create: "5m", update: "5m" });
+    }
+  });
+
+  it("sets no replica count on a Deployment its HPA scales", () => {
+    const scaled = Object.values(manifests)
+      .filter((m) => m.manifest.kind === "HorizontalPodAutoscaler")
+      .map((m) => m.manifest.spec.scaleTargetRef.name);
+    expect(scaled).toEqual(["api"]);
+    for (const m of Object.values(manifests).filter((x) => x.manifest.kind === "Deployment" && scaled.includes(x.manifest.metadata.name))) {
+      expect(m.manifest.spec.replicas).toBeUndefined();
+    }
   });
 
   it("rolls the API out only after every runner guardrail and network policy exists", () => {

@@ -252,8 +252,11 @@ export const outOfBandInputs: Rule = {
   severity: "info",
   check(plan) {
     const findings: Finding[] = [];
+    // Secrets the plan writes versions of itself: by reference to a secret of the same stack, or by
+    // the full name of a secret another (earlier) stack creates.
     const written = new Set(
       blocksOfType(plan, "google_secret_manager_secret_version").flatMap((b) => {
+        if (isLiteral(b.body.secret)) return [shortName(b.body.secret)];
         const refs = [...referencesIn(b.body.secret)];
         return refs.flatMap((r) => {
           const c = plan.stacks.find((s) => s.name === b.stack)?.byAddress.get(r);
