@@ -27,10 +27,11 @@ describe("api chart", () => {
   });
 
   it("spreads replicas across zones", () => {
-    expect(pod.topologySpreadConstraints[0]).toMatchObject({
+    expect(pod.topologySpreadConstraints[0]).toEqual({
       topologyKey: "topology.kubernetes.io/zone",
       maxSkew: 1,
       whenUnsatisfiable: "DoNotSchedule",
+      labelSelector: { matchLabels: { "app.kubernetes.io/name": "api" } },
     });
   });
 
@@ -49,13 +50,23 @@ describe("api chart", () => {
   });
 
   it("uses the same restricted container settings as the runners", () => {
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
-    expect(container.securityContext).toMatchObject({
+    expect(pod.securityContext).toEqual({
       runAsNonRoot: true,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(pod.containers).toHaveLength(1);
+    expect(container.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
       privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
     });
     expect(container.resources.requests).toEqual(container.resources.limits);
   });
@@ -79,10 +90,11 @@ describe("api chart", () => {
   });
 
   it("autoscales between the configured bounds", () => {
-    expect(find("HorizontalPodAutoscaler", "api").spec).toMatchObject({
+    expect(find("HorizontalPodAutoscaler", "api").spec).toEqual({
       minReplicas: 2,
       maxReplicas: 10,
-      scaleTargetRef: { kind: "Deployment", name: "api" },
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "api" },
+      metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
     });
   });
 

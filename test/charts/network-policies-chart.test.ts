@@ -56,7 +56,13 @@ describe("network policies chart", () => {
     const policies = built["network-policies"] ?? [];
     const api = built.api ?? [];
     const lb = api.find((o: any) => o.kind === "Service" && o.spec.type === "LoadBalancer") as any;
-    expect(lb.spec).toMatchObject({ loadBalancerSourceRanges: ["198.51.100.0/24"], ports: [{ port: 22, targetPort: "ssh" }] });
+    expect(lb.spec).toEqual({
+      type: "LoadBalancer",
+      externalTrafficPolicy: "Local",
+      loadBalancerSourceRanges: ["198.51.100.0/24"],
+      selector: { "app.kubernetes.io/name": "api" },
+      ports: [{ name: "ssh", port: 22, targetPort: "ssh", protocol: "TCP" }],
+    });
     const apiPod = { kind: "pod" as const, namespace: "api", labels: { "app.kubernetes.io/name": "api" } };
     expect(evaluate(policies, { from: { kind: "external", ip: "198.51.100.7" }, to: apiPod, port: 2222 }).allowed).toBe(true);
     expect(evaluate(policies, { from: { kind: "external", ip: "203.0.113.7" }, to: apiPod, port: 2222 }).allowed).toBe(false);

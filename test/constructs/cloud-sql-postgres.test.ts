@@ -89,10 +89,16 @@ describe("Cloud SQL for PostgreSQL (data stack)", () => {
   it("sets the audit and logging flags (pgAudit, connections, DDL, errors), and no statement-duration logging", () => {
     const flags = Object.fromEntries((settings.database_flags as { name: string; value: string }[]).map((f) => [f.name, f.value]));
     expect(flags).toEqual(POSTGRES_FLAGS);
-    expect(flags).toMatchObject({
+    expect(flags).toEqual({
       "cloudsql.enable_pgaudit": "on",
+      "pgaudit.log": "ddl,role",
       log_connections: "on",
       log_disconnections: "on",
+      log_lock_waits: "on",
+      log_statement: "ddl",
+      log_error_verbosity: "default",
+      log_min_messages: "warning",
+      log_min_error_statement: "error",
       log_min_duration_statement: "-1",
     });
   });

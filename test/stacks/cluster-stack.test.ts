@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { only, resources, stack, stackText } from "../support/plan.ts";
+import { body, only, resources, stack, stackText } from "../support/plan.ts";
 
 const tf = stack("cluster");
 const cluster = only(tf, "google_container_cluster") as Record<string, any>;
@@ -24,10 +24,11 @@ describe("cluster stack", () => {
   });
 
   it("has private nodes and a private-only IP endpoint", () => {
-    expect(cluster.private_cluster_config).toMatchObject({
+    expect(cluster.private_cluster_config).toEqual({
       enable_private_nodes: true,
       enable_private_endpoint: true,
       master_ipv4_cidr_block: "172.16.0.32/28",
+      master_global_access_config: { enabled: false },
     });
   });
 
@@ -188,10 +189,11 @@ describe("cluster stack", () => {
     const [apiSaId, apiSa] = Object.entries(resources(tf, "google_service_account")).find(([, sa]) => sa.account_id === "plue-api") ?? [];
     expect(apiSa).toBeDefined();
     const binding = only(tf, "google_service_account_iam_member") as Record<string, any>;
-    expect(binding).toMatchObject({
+    expect(body(binding)).toEqual({
       service_account_id: `\${google_service_account.${apiSaId}.name}`,
       role: "roles/iam.workloadIdentityUser",
       member: "serviceAccount:plue-example.svc.id.goog[api/api]",
+      depends_on: ["google_container_cluster.gke_cluster_C5D95197"],
     });
     const roles = Object.values(resources(tf, "google_project_iam_member")).filter((g) => String(g.member).includes(String(apiSaId)));
     expect(roles).toEqual([]);

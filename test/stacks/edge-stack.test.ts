@@ -9,7 +9,7 @@ import { loadPublicCerts, type PublicCerts } from "../../config/public-certs.ts"
 import { REPO_ROOT } from "../../lib/paths.ts";
 import { normalisePem } from "../../lib/pem.ts";
 import { exampleConfig } from "../support/config.ts";
-import { only, resources, stack, stackText } from "../support/plan.ts";
+import { body, only, resources, stack, stackText } from "../support/plan.ts";
 
 const config = exampleConfig();
 const tf = stack("edge");
@@ -29,8 +29,8 @@ function secretSource(ref: unknown): Json {
 }
 
 /** `<type>.<id>` of the only resource of a type (as `depends_on` names it). */
-function addr(type: string): string {
-  const ids = Object.keys(resources(tf, type));
+function addr(type: string, containing?: string): string {
+  const ids = Object.keys(resources(tf, type)).filter((id) => containing === undefined || id.includes(`_${containing}_`));
   expect(ids).toHaveLength(1);
   return `${type}.${ids[0]}`;
 }
@@ -77,7 +77,7 @@ describe("edge stack", () => {
   });
 
   it("normalises URLs at Cloudflare, also those sent to the origin", () => {
-    expect(only(tf, "cloudflare_url_normalization_settings")).toMatchObject({
+    expect(body(only(tf, "cloudflare_url_normalization_settings"))).toEqual({
       scope: "both",
       type: "cloudflare",
       zone_id: config.edge.cloudflareZoneId,
@@ -104,18 +104,36 @@ describe("edge stack", () => {
 
   it("enables zone-level AOP after the certificate is uploaded", () => {
     const aop = only(tf, "cloudflare_authenticated_origin_pulls_settings") as Json;
-    expect(aop).toMatchObject({ enabled: true, zone_id: config.edge.cloudflareZoneId });
-    expect(aop.depends_on).toEqual([addr("cloudflare_authenticated_origin_pulls_certificate")]);
+    expect(body(aop)).toEqual({
+      enabled: true,
+      zone_id: config.edge.cloudflareZoneId,
+      depends_on: [addr("cloudflare_authenticated_origin_pulls_certificate")],
+    });
   });
 
   it("points a proxied A record for the domain at the reserved address, once AOP and the listener are up", () => {
     const record = only(tf, "cloudflare_dns_record") as Json;
-    expect(record).toMatchObject({ name: config.edge.domain, type: "A", proxied: true, ttl: 1, zone_id: config.edge.cloudflareZoneId });
-    expect(record.content).toBe(ref("google_compute_global_address", "address"));
-    expect(only(tf, "google_compute_global_address")).toMatchObject({ address_type: "EXTERNAL", ip_version: "IPV4" });
-    expect(record.depends_on).toEqual(
-      expect.arrayContaining([addr("cloudflare_authenticated_origin_pulls_settings"), addr("google_compute_global_forwarding_rule")]),
-    );
+    expect(body(record)).toEqual({
+      name: config.edge.domain,
+      type: "A",
+      proxied: true,
+      ttl: 1,
+      zone_id: config.edge.cloudflareZoneId,
+      content: ref("google_compute_global_address", "address"),
+      comment: "Managed by plue-infra: proxied to the origin load balancer (origin mTLS).",
+      depends_on: [
+        ...["ssl", "min-tls-version", "always-use-https"].map((id) => addr("cloudflare_zone_setting", `setting-${id}`)),
+        addr("cloudflare_url_normalization_settings"),
+        addr("cloudflare_authenticated_origin_pulls_settings"),
+        addr("google_compute_global_forwarding_rule"),
+      ],
+    });
+    expect(body(only(tf, "google_compute_global_address"))).toEqual({
+      name: `${config.name}-edge`,
+      description: "The origin's address (Cloudflare's proxied record points here)",
+      address_type: "EXTERNAL",
+      ip_version: "IPV4",
+    });
   });
 
   it("requests the Origin CA certificate from the committed CSR, with the configured hostnames and validity", () => {
@@ -153,7 +171,13 @@ describe("edge stack", () => {
     expect(cert.self_managed.pem_certificate).toBe(ref("cloudflare_origin_ca_certificate", "certificate"));
     expect(secretSource(cert.self_managed.pem_private_key).secret).toBe(`${config.name}-origin-key`);
     const entry = only(tf, "google_certificate_manager_certificate_map_entry") as Json;
-    expect(entry).toMatchObject({ matcher: "PRIMARY", certificates: [ref("google_certificate_manager_certificate", "id")] });
+    expect(body(entry)).toEqual({
+      name: `${config.name}-edge-primary`,
+      description: "Served for every SNI name (Cloudflare connects with the origin hostname)",
+      map: ref("google_certificate_manager_certificate_map", "name"),
+      matcher: "PRIMARY",
+      certificates: [ref("google_certificate_manager_certificate", "id")],
+    });
     expect(proxy.certificate_map).toBe(`//certificatemanager.googleapis.com/${ref("google_certificate_manager_certificate_map", "id")}`);
   });
 
@@ -180,7 +204,12 @@ describe("edge stack", () => {
 
   it("has the HTTPS proxy use an SSL policy with TLS 1.2 minimum and the RESTRICTED profile", () => {
     expect(proxy.ssl_policy).toBe(ref("google_compute_ssl_policy", "id"));
-    expect(only(tf, "google_compute_ssl_policy")).toMatchObject({ min_tls_version: "TLS_1_2", profile: "RESTRICTED" });
+    expect(body(only(tf, "google_compute_ssl_policy"))).toEqual({
+      name: `${config.name}-edge-restricted`,
+      description: "TLS 1.2+ with the RESTRICTED cipher profile",
+      min_tls_version: "TLS_1_2",
+      profile: "RESTRICTED",
+    });
   });
 
   it("turns QUIC off, so every connection takes the TCP + TLS path where the client certificate is checked", () => {
@@ -190,20 +219,21 @@ describe("edge stack", () => {
   it("listens on 443 only, EXTERNAL_MANAGED, on the reserved address (no HTTP listener)", () => {
     const rules = Object.values(resources(tf, "google_compute_global_forwarding_rule")) as Json[];
     expect(rules).toHaveLength(1);
-    expect(rules[0]).toMatchObject({
+    expect(body(rules[0])).toEqual({
+      name: `${config.name}-edge-https`,
       load_balancing_scheme: "EXTERNAL_MANAGED",
       port_range: "443",
       ip_protocol: "TCP",
       ip_address: ref("google_compute_global_address", "address"),
+      target: ref("google_compute_target_https_proxy", "id"),
     });
-    expect(rules[0]?.target).toBe(ref("google_compute_target_https_proxy", "id"));
     expect(tf.resource?.google_compute_target_http_proxy).toBeUndefined();
   });
 
   it("has one backend per zone's API NEG, keyed by zone", () => {
     const negs = tf.data?.google_compute_network_endpoint_group ?? {};
     expect(Object.keys(negs).sort()).toEqual(config.project.zones.map((z) => `api-neg-${z}`).sort());
-    for (const zone of config.project.zones) expect(negs[`api-neg-${zone}`]).toMatchObject({ name: "api-neg", zone });
+    for (const zone of config.project.zones) expect(body(negs[`api-neg-${zone}`])).toEqual({ name: "api-neg", zone });
     expect(backend.backend).toEqual(
       [...config.project.zones].sort().map((zone) => ({
         group: `\${data.google_compute_network_endpoint_group.api-neg-${zone}.self_link}`,
@@ -235,10 +265,18 @@ describe("edge stack", () => {
   });
 
   it("is an EXTERNAL_MANAGED HTTP backend service with logging on", () => {
-    expect(backend).toMatchObject({
+    expect(body(backend)).toEqual({
+      name: `${config.name}-edge-api`,
+      description: "The API's network endpoint groups",
       load_balancing_scheme: "EXTERNAL_MANAGED",
       protocol: "HTTP",
+      timeout_sec: 30,
+      connection_draining_timeout_sec: 30,
       log_config: { enable: true, sample_rate: 1 },
+      health_checks: [ref("google_compute_health_check", "id")],
+      security_policy: ref("google_compute_security_policy", "id"),
+      custom_response_headers: backend.custom_response_headers,
+      backend: backend.backend,
     });
   });
 
@@ -248,7 +286,12 @@ describe("edge stack", () => {
 
   it("denies everything by default in Cloud Armor (403)", () => {
     const last = rules.find((r) => r.priority === 2147483647);
-    expect(last).toMatchObject({ action: "deny(403)", match: { versioned_expr: "SRC_IPS_V1", config: { src_ip_ranges: ["*"] } } });
+    expect(last).toEqual({
+      priority: 2147483647,
+      action: "deny(403)",
+      description: `Default: deny everything not from Cloudflare (${config.edge.cloudflareRanges.source}, ${config.edge.cloudflareRanges.retrieved})`,
+      match: { versioned_expr: "SRC_IPS_V1", config: { src_ip_ranges: ["*"] } },
+    });
   });
 
   it("allows exactly config's Cloudflare ranges (the union of the allow rules)", () => {
@@ -294,14 +337,18 @@ describe("edge stack", () => {
 
   it("allows Google's load balancer ranges to the API pods on the API port only", () => {
     const fw = only(tf, "google_compute_firewall") as Json;
-    expect(fw).toMatchObject({
+    expect(body(fw)).toEqual({
+      name: `${config.name}-vpc-allow-lb-to-api`,
+      description: "Google front ends and health checks to the API pods (standalone NEGs)",
       direction: "INGRESS",
+      priority: 1000,
       network: `projects/${config.project.id}/global/networks/${config.name}-vpc`,
       source_ranges: ["35.191.0.0/16", "130.211.0.0/22"],
       destination_ranges: [config.network.podCidr],
+      target_service_accounts: [`${config.name}-gke-nodes@${config.project.id}.iam.gserviceaccount.com`],
       allow: [{ protocol: "tcp", ports: [String(config.api.port)] }],
+      log_config: { metadata: "INCLUDE_ALL_METADATA" },
     });
-    expect(fw.target_service_accounts).toEqual([`${config.name}-gke-nodes@${config.project.id}.iam.gserviceaccount.com`]);
   });
 
   it("holds no private key: every key field is a Secret Manager reference, and the scan finds nothing", () => {

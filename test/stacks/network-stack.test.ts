@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { only, resources, stack, stackText } from "../support/plan.ts";
+import { body, only, resources, stack, stackText } from "../support/plan.ts";
 
 const tf = stack("network");
 const subnet = only(tf, "google_compute_subnetwork") as Record<string, any>;
@@ -43,7 +43,14 @@ describe("network stack", () => {
 
   it("reserves the private services range and peers it for Cloud SQL", () => {
     const range = only(tf, "google_compute_global_address") as Record<string, any>;
-    expect(range).toMatchObject({ purpose: "VPC_PEERING", address_type: "INTERNAL", address: "10.30.0.0", prefix_length: 20 });
+    expect(body(range)).toEqual({
+      name: "plue-private-services",
+      network: "${google_compute_network.vpc.id}",
+      purpose: "VPC_PEERING",
+      address_type: "INTERNAL",
+      address: "10.30.0.0",
+      prefix_length: 20,
+    });
     const peering = only(tf, "google_service_networking_connection") as Record<string, any>;
     expect(peering.service).toBe("servicenetworking.googleapis.com");
     expect(peering.reserved_peering_ranges).toEqual(["${google_compute_global_address.private-services-range.name}"]);
@@ -51,8 +58,13 @@ describe("network stack", () => {
 
   it("answers *.googleapis.com with private.googleapis.com inside the VPC, so Google API traffic stays on 199.36.153.8/30", () => {
     const zone = only(tf, "google_dns_managed_zone") as Record<string, any>;
-    expect(zone).toMatchObject({ dns_name: "googleapis.com.", visibility: "private" });
-    expect(zone.private_visibility_config.networks).toEqual([{ network_url: "${google_compute_network.vpc.id}" }]);
+    expect(body(zone)).toEqual({
+      name: "plue-vpc-googleapis",
+      description: "Google APIs through private.googleapis.com (Private Google Access)",
+      dns_name: "googleapis.com.",
+      visibility: "private",
+      private_visibility_config: { networks: [{ network_url: "${google_compute_network.vpc.id}" }] },
+    });
     const records = Object.values(resources(tf, "google_dns_record_set")) as Record<string, any>[];
     expect(records.map((r) => [r.name, r.type, r.rrdatas])).toEqual(
       expect.arrayContaining([
@@ -64,7 +76,14 @@ describe("network stack", () => {
 
   it("denies all ingress explicitly, with logging", () => {
     const fw = only(tf, "google_compute_firewall") as Record<string, any>;
-    expect(fw).toMatchObject({ direction: "INGRESS", deny: [{ protocol: "all" }], source_ranges: ["0.0.0.0/0"] });
-    expect(fw.log_config).toBeDefined();
+    expect(body(fw)).toEqual({
+      name: "plue-vpc-deny-all-ingress",
+      network: "${google_compute_network.vpc.id}",
+      direction: "INGRESS",
+      priority: 65534,
+      source_ranges: ["0.0.0.0/0"],
+      deny: [{ protocol: "all" }],
+      log_config: { metadata: "INCLUDE_ALL_METADATA" },
+    });
   });
 });

@@ -88,3 +88,10 @@ export function chart(name: string): K8sObject[] {
 export function allObjects(): K8sObject[] {
   return chartNames().flatMap(chart);
 }
+
+/** A resource's configuration without cdktf's `//` metadata: what Terraform receives, for whole-block assertions. */
+export function body(resource: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (resource === undefined) throw new Error("no such resource");
+  const { "//": _metadata, ...rest } = resource;
+  return rest;
+}
