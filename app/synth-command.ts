@@ -9,6 +9,8 @@ import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
 import type { PlueConfig } from "../config/schema.ts";
 import { synthPlan } from "./plan.ts";
 import { loadPublicCerts, PublicCertsError, type PublicCerts } from "../config/public-certs.ts";
+import { formatFinding, lintMigrations } from "../db/lint.ts";
+import { DEFAULT_MIGRATIONS_DIR } from "../db/migrations.ts";
 
 /** Usage text of `npm run synth`. */
 export const SYNTH_HELP = `Usage: npm run synth -- [--env <name>] [--out <dir>]
@@ -84,6 +86,10 @@ export function synthCommand(argv: readonly string[], options: SynthCommandOptio
     return { code: 2, stdout: "", stderr: `${n} problem${n === 1 ? "" : "s"} in ${what}; nothing was written:\n${e.message}\n` };
   }
 
+  // The migrations the schema Job will run: squawk and the project's rules (db/lint.ts), before anything is written.
+  const migrations = lintSynthMigrations(config);
+  if (migrations !== undefined) return migrations;
+
   // Synthesize next to the target, then swap: `out` holds either the old plan or the new one.
   const staging = mkdtempSync(resolve(dirname(out), `.${basename(out)}.staging-`));
   try {
@@ -97,4 +103,23 @@ export function synthCommand(argv: readonly string[], options: SynthCommandOptio
   renameSync(staging, out);
   rmSync(previous, { recursive: true, force: true });
   return { code: 0, stdout: `synthesized environment '${env}' to ${outArg}/\n`, stderr: "" };
+}
+
+/**
+ * Lints `db/migrations` for the environment's PostgreSQL version: `undefined` when clean, else the
+ * result to return (exit 2 naming each file and line; exit 1 when squawk itself cannot run).
+ */
+function lintSynthMigrations(config: PlueConfig): CommandResult | undefined {
+  let findings: ReturnType<typeof lintMigrations>;
+  try {
+    findings = lintMigrations(DEFAULT_MIGRATIONS_DIR, {
+      pgVersion: Number.parseInt(config.database.version.replace(/^POSTGRES_/, ""), 10),
+    });
+  } catch (e) {
+    return { code: 1, stdout: "", stderr: `synth: failed, nothing was written: ${(e as Error).message}\n` };
+  }
+  if (findings.length === 0) return undefined;
+  const n = findings.length;
+  const lines = findings.map(formatFinding).join("\n");
+  return { code: 2, stdout: "", stderr: `${n} problem${n === 1 ? "" : "s"} in the migrations; nothing was written:\n${lines}\n` };
 }
