@@ -34,7 +34,7 @@ export interface ChartProps {
 
 /**
  * The keys of a consumer's Secret: every configured secret the consumer reads that names an `env`
- * (the API's; the schema Job reads just the connection string), sorted by secret name. The config
+ * (the API's; the schema Job reads just its connection), sorted by secret name. The config
  * schema has already checked that no two entries write the same key.
  */
 function envSecrets(config: PlueConfig, consumer: EsoConsumer): SecretKeySource[] {
@@ -54,11 +54,12 @@ export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps
   const n = names(config);
   const partOf = config.name;
   const identities = esoIdentities(config);
-  const consumer = (c: EsoConsumer, target: string, mergePolicy: "Merge" | "Replace") => ({
+  const consumer = (c: EsoConsumer, target: string, mergePolicy: "Merge" | "Replace", connection: "url" | "libpq") => ({
     store: identities[c].store,
     kubernetesServiceAccount: identities[c].kubernetesServiceAccount,
     target,
     mergePolicy,
+    connection,
     data: envSecrets(config, c),
   });
   return {
@@ -92,7 +93,11 @@ export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps
         passwordSecret: secretId(config, DB_PASSWORD_SECRET),
         hostSecret: dbHostSecretId(config),
       },
-      consumers: { api: consumer("api", K8S.secrets.api, "Merge"), migrate: consumer("migrate", K8S.secrets.migrate, "Replace") },
+      consumers: {
+        api: consumer("api", K8S.secrets.api, "Merge", "url"),
+        // The runner reads no URL: the libpq variables (db/README.md).
+        migrate: consumer("migrate", K8S.secrets.migrate, "Replace", "libpq"),
+      },
     },
     schemaJob: {
       partOf,

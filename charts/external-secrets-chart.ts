@@ -7,8 +7,15 @@ export const EXTERNAL_SECRETS_API = "external-secrets.io/v1";
 /** PostgreSQL port of the Cloud SQL instance. */
 export const POSTGRES_PORT = 5432;
 
-/** Keys the connection-string template reads (also keys of the API's Secret). */
+/** Keys the connection templates read (also keys of the API's Secret). */
 export const DB_TEMPLATE_KEYS = { password: "DATABASE_PASSWORD", host: "DATABASE_HOST", url: "DATABASE_URL" } as const;
+
+/**
+ * The libpq variables a `libpq` consumer's Secret holds: the migration runner (db/migrate.sh)
+ * takes its connection from these only, and reads no URL.
+ * @see https://www.postgresql.org/docs/current/libpq-envars.html
+ */
+export const LIBPQ_CONNECTION_ENV = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"] as const;
 
 /**
  * One `spec.data` entry of an ExternalSecret, with the CRD's defaults written out (so the
@@ -36,6 +43,23 @@ export function databaseUrlTemplate(database: DatabaseConnection): string {
   return `postgresql://${database.user}:{{ .${password} | urlquery }}@{{ .${host} }}:${POSTGRES_PORT}/${database.name}?sslmode=require`;
 }
 
+/**
+ * The same connection as the libpq variables ({@link LIBPQ_CONNECTION_ENV}): host and password
+ * from the data keys (the password as it is: nothing to encode), the rest fixed. `require`: TLS
+ * always, without verifying the server's certificate (docs/adr/0009: why not `verify-full` yet).
+ */
+export function libpqEnvTemplate(database: DatabaseConnection): Record<(typeof LIBPQ_CONNECTION_ENV)[number], string> {
+  const { password, host } = DB_TEMPLATE_KEYS;
+  return {
+    PGHOST: `{{ .${host} }}`,
+    PGPORT: String(POSTGRES_PORT),
+    PGUSER: database.user,
+    PGPASSWORD: `{{ .${password} }}`,
+    PGDATABASE: database.name,
+    PGSSLMODE: "require",
+  };
+}
+
 function entry(secretKey: string, key: string): ExternalSecretData {
   return {
     secretKey,
@@ -43,7 +67,7 @@ function entry(secretKey: string, key: string): ExternalSecretData {
   };
 }
 
-/** What the connection-string template needs: the user, the database, and the two secrets it reads. */
+/** What the connection templates need: the user, the database, and the two secrets they read. */
 export interface DatabaseConnection {
   /** The database user. */
   readonly user: string;
@@ -71,8 +95,13 @@ export interface SecretConsumerProps {
   readonly kubernetesServiceAccount: string;
   /** Name of the Secret the ExternalSecret writes (in {@link ExternalSecretsChartProps.namespace}). */
   readonly target: string;
-  /** `Merge`: the data keys plus DATABASE_URL; `Replace`: DATABASE_URL only. */
+  /** `Merge`: the data keys plus the connection keys; `Replace`: the connection keys only. */
   readonly mergePolicy: "Merge" | "Replace";
+  /**
+   * How the Secret gives the connection: `url`, one `DATABASE_URL` (the API); `libpq`, the
+   * variables {@link LIBPQ_CONNECTION_ENV} (the schema Job's runner, which reads no URL).
+   */
+  readonly connection: "url" | "libpq";
   /** Keys written from Secret Manager, in order (the template's password and host are added after them). */
   readonly data: readonly SecretKeySource[];
 }
@@ -124,7 +153,7 @@ export interface ExternalSecretsChartProps {
  * Manager through Workload Identity, as that consumer's own Kubernetes service account, usable
  * from the `api` namespace only), and one `ExternalSecret` per consumer writing its Secret:
  * `api-env` (every API secret under its env name, plus `DATABASE_URL`) and `schema-migrate-env`
- * (`DATABASE_URL` only). The operator, its namespace and the service accounts are in the platform
+ * (the libpq variables `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE` only). The operator, its namespace and the service accounts are in the platform
  * stack; the Google service accounts and per-secret IAM in the data stack.
  *
  * The Workload Identity fields name the cluster exactly as the cluster stack creates it (name,
@@ -179,9 +208,12 @@ export class ExternalSecretsChart extends Chart {
             deletionPolicy: "Retain",
             template: {
               engineVersion: "v2",
-              // Merge: the data keys plus DATABASE_URL; Replace: DATABASE_URL only.
+              // Merge: the data keys plus the connection keys; Replace: the connection keys only.
               mergePolicy: consumer.mergePolicy,
-              data: { [DB_TEMPLATE_KEYS.url]: databaseUrlTemplate(props.database) },
+              data:
+                consumer.connection === "libpq"
+                  ? libpqEnvTemplate(props.database)
+                  : { [DB_TEMPLATE_KEYS.url]: databaseUrlTemplate(props.database) },
             },
           },
           data: consumerData(consumer, props.database),

@@ -9,6 +9,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { K8S } from "../lib/k8s-names.ts";
 import { DNS_PORTS, dnsPeers, tcp } from "../lib/network-policy.ts";
+import { LIBPQ_CONNECTION_ENV } from "./external-secrets-chart.ts";
 import { k8s as object } from "./k8s-object.ts";
 import {
   guaranteedResources,
@@ -129,10 +130,11 @@ export class SchemaJobChart extends Chart {
             imagePullPolicy: "IfNotPresent",
             command: ["/bin/sh", `${RUNNER_MOUNT}/${RUNNER_KEY}`, "--dir", MIGRATIONS_MOUNT],
             env: [
-              {
-                name: "DATABASE_URL",
-                valueFrom: { secretKeyRef: { name: K8S.secrets.migrate, key: "DATABASE_URL", optional: false } },
-              },
+              // The connection, as the libpq variables the runner reads, from the Secret External Secrets writes.
+              ...LIBPQ_CONNECTION_ENV.map((name) => ({
+                name,
+                valueFrom: { secretKeyRef: { name: K8S.secrets.migrate, key: name, optional: false } },
+              })),
               // mktemp and libpq's home directory lookups: the only writable path.
               { name: "TMPDIR", value: "/tmp" },
               { name: "HOME", value: "/tmp" },

@@ -9,7 +9,9 @@
  *   Comments are ignored; DROP and TRUNCATE are also found inside strings and dollar-quoted bodies
  *   (a `DO $$ ... EXECUTE 'DROP TABLE x' $$` is destructive too): a false positive costs a marker.
  * - `transaction-control`: BEGIN/COMMIT/ROLLBACK/... at the top level (the runner wraps each file
- *   in its own transaction); `psql-meta-command`: backslash commands (the runner feeds files to
+ *   in its own transaction); `not-in-transaction`: what PostgreSQL refuses inside one (CONCURRENTLY,
+ *   VACUUM, CREATE DATABASE, ...; squawk lets a file with a single such statement through);
+ *   `psql-meta-command`: backslash commands (the runner feeds files to
  *   psql, where `\!` would run a shell command); `squawk-transaction-override`: a
  *   `squawk-disable-assume-in-transaction` comment, which would tell squawk a lie.
  * - `migration-file-name`, `migration-not-a-file`, `duplicate-version`: the directory holds only
@@ -150,6 +152,8 @@ const MARKER_LINE = /^plue:allow-destructive[ \t]+reviewed-by=[A-Za-z0-9._@+-]+[
 const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z_0-9]*)?\$/;
 const IDENTIFIER_CHAR = /[A-Za-z0-9_]/;
 const TRANSACTION_CONTROL = /^ (BEGIN|COMMIT|ROLLBACK|ABORT|END|SAVEPOINT|RELEASE|START TRANSACTION|PREPARE TRANSACTION) /;
+/** Statements PostgreSQL refuses inside a transaction block (the words before the match are the statement's). */
+const NOT_IN_TRANSACTION = /^ (VACUUM|CREATE DATABASE|ALTER SYSTEM|CREATE TABLESPACE|DROP TABLESPACE) | (CONCURRENTLY) /;
 const DESTRUCTIVE_ANYWHERE = / (DROP (?:TABLE|COLUMN|SCHEMA|DATABASE)|TRUNCATE) /;
 
 /** Uppercased words separated by single spaces, with a space at each end (`" DROP TABLE X "`). */
@@ -225,6 +229,20 @@ function lex(file: string, sql: string): { findings: LintFinding[]; statements: 
     } else if (t.includes(" BEGIN ATOMIC ") && !t.startsWith(" BEGIN ")) {
       atomic = true;
     } else {
+      const outside = NOT_IN_TRANSACTION.exec(t);
+      if (outside !== null) {
+        const concurrently = outside[2] !== undefined;
+        problem(
+          statement.line,
+          statement.column,
+          "not-in-transaction",
+          `${concurrently ? "CONCURRENTLY" : outside[1]} cannot run inside a transaction block, and the runner applies every migration in one`,
+          statement.text,
+          concurrently
+            ? "Leave out CONCURRENTLY: the statement then locks the table while it runs, which squawk's require-concurrent-* rules ask you to review (docs/adr/0009)."
+            : "Run it outside the migrations: it is not a schema change.",
+        );
+      }
       const control = TRANSACTION_CONTROL.exec(t);
       if (control !== null) {
         problem(
@@ -459,8 +477,6 @@ const SQUAWK_FIX: Readonly<Record<string, string>> = {
     'CONCURRENTLY cannot run in the runner\'s per-migration transaction: if the table is small, add the line "-- squawk-ignore require-concurrent-reindex" above the statement.',
   "require-concurrent-partition-detach":
     'CONCURRENTLY cannot run in the runner\'s per-migration transaction: if a short ACCESS EXCLUSIVE lock is acceptable, add the line "-- squawk-ignore require-concurrent-partition-detach" above the statement.',
-  "ban-concurrent-index-creation-in-transaction":
-    "Remove CONCURRENTLY: the runner applies each migration in a transaction, where PostgreSQL refuses it.",
 };
 
 interface SquawkViolation {

@@ -2,9 +2,9 @@
  * Helpers for packaging the database migrations, e.g. into the ConfigMap and
  * schema Job of the Kubernetes chart.
  *
- * The runner (`db/migrate.sh`) is the authority on what a valid migrations
- * directory is; these helpers apply the same file-name rules so that a bad
- * directory fails at synth time already, and give a content hash that changes
+ * The runner (`db/migrate.sh`) checks the file names again in the cluster;
+ * these helpers apply the same file-name rules (and `db/lint.ts` the SQL rules)
+ * so that a bad directory fails at synth time already, and give a content hash that changes
  * whenever anything the Job would run changes (use it in the Job's name or an
  * annotation so a new schema means a new Job).
  */

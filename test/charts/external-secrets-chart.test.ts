@@ -219,15 +219,45 @@ describe("external-secrets chart", () => {
     expect(api.spec.target.template.mergePolicy).toBe("Merge");
   });
 
-  it("gives the schema Job only DATABASE_URL", () => {
+  // The schema Job's runner takes its connection from the libpq variables only (db/README.md), so
+  // its Secret holds exactly those: no URL to decode, no password to percent-encode; TLS required.
+  it("gives the schema Job exactly the libpq variables PGHOST..PGSSLMODE (sslmode require), nothing else", () => {
     const migrate = byName("schema-migrate-env");
-    expect(migrate.spec.target.template.mergePolicy).toBe("Replace");
-    expect(Object.keys(migrate.spec.target.template.data)).toEqual(["DATABASE_URL"]);
+    expect(migrate.spec.target.template).toEqual({
+      engineVersion: "v2",
+      mergePolicy: "Replace",
+      data: {
+        PGHOST: "{{ .DATABASE_HOST }}",
+        PGPORT: "5432",
+        PGUSER: "plue_app",
+        PGPASSWORD: "{{ .DATABASE_PASSWORD }}",
+        PGDATABASE: "plue",
+        PGSSLMODE: "require",
+      },
+    });
+    expect((migrate.spec.data as Resource[]).map((d) => [d.secretKey, d.remoteRef.key])).toEqual([
+      ["DATABASE_PASSWORD", "plue-db-password"],
+      ["DATABASE_HOST", "plue-db-host"],
+    ]);
   });
 
-  it("renders a DATABASE_URL that PostgreSQL clients read back as the same user, password, host, database and sslmode", () => {
+  it("renders the schema Job's password byte for byte (no URL encoding on this path)", () => {
+    const password = "p+a/s=s@w:o%rd?&#x {{ .x }}";
+    const data = byName("schema-migrate-env").spec.target.template.data as Record<string, string>;
+    const vars = { DATABASE_PASSWORD: password, DATABASE_HOST: "10.30.0.5" };
+    expect(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, render(v, vars)]))).toEqual({
+      PGHOST: "10.30.0.5",
+      PGPORT: "5432",
+      PGUSER: "plue_app",
+      PGPASSWORD: password,
+      PGDATABASE: "plue",
+      PGSSLMODE: "require",
+    });
+  });
+
+  it("renders the API's DATABASE_URL so that PostgreSQL clients read back the same user, password, host, database and sslmode", () => {
     const password = "p+a/s=s@w:o%rd?&#x";
-    for (const e of externalSecrets) {
+    for (const e of [byName("api-env")]) {
       const vars = Object.fromEntries(
         (e.spec.data as Resource[]).map((d) => [
           d.secretKey,

@@ -221,15 +221,37 @@ describe("schema-job chart", () => {
     expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
   });
 
-  it("takes DATABASE_URL from the External Secrets Secret, and no other secret", () => {
-    const env = container.env as Record<string, any>[];
-    expect(env.find((e) => e.name === "DATABASE_URL")).toEqual({
-      name: "DATABASE_URL",
-      valueFrom: { secretKeyRef: { name: K8S.secrets.migrate, key: "DATABASE_URL", optional: false } },
+  // The runner reads its connection from the libpq variables only (db/README.md): each comes from
+  // the Secret External Secrets writes for the migrate consumer, none from anywhere else, and no
+  // DATABASE_URL (nothing in the pod decodes one).
+  it("takes exactly the libpq variables PGHOST..PGSSLMODE from the External Secrets Secret, and nothing else secret", () => {
+    const fromSecret = (key: string) => ({
+      name: key,
+      valueFrom: { secretKeyRef: { name: "schema-migrate-env", key, optional: false } },
     });
-    expect(env.filter((e) => e.valueFrom !== undefined).map((e) => e.name)).toEqual(["DATABASE_URL"]);
+    expect(container.env).toEqual([
+      fromSecret("PGHOST"),
+      fromSecret("PGPORT"),
+      fromSecret("PGUSER"),
+      fromSecret("PGPASSWORD"),
+      fromSecret("PGDATABASE"),
+      fromSecret("PGSSLMODE"),
+      { name: "TMPDIR", value: "/tmp" },
+      { name: "HOME", value: "/tmp" },
+    ]);
+    expect(K8S.secrets.migrate).toBe("schema-migrate-env");
     expect(container.envFrom).toBeUndefined();
-    for (const e of env.filter((x) => x.value !== undefined)) expect(e.value).toBe("/tmp");
+  });
+
+  it("reads only keys the migrate ExternalSecret writes into its Secret", () => {
+    const externalSecret = allObjects().find((o) => o.kind === "ExternalSecret" && o.metadata.name === K8S.secrets.migrate) as Record<
+      string,
+      any
+    >;
+    expect(externalSecret.spec.target.name).toBe(K8S.secrets.migrate);
+    const written = Object.keys(externalSecret.spec.target.template.data).sort();
+    const read = (container.env as Record<string, any>[]).flatMap((e) => (e.valueFrom ? [e.valueFrom.secretKeyRef.key as string] : []));
+    expect(read.sort()).toEqual(written);
   });
 
   it("runs as its own ServiceAccount, with no API token mounted", () => {

@@ -10,8 +10,6 @@ import { REPO_ROOT } from "../../lib/paths.ts";
 export { REPO_ROOT };
 export const MIGRATIONS_DIR = join(REPO_ROOT, "db", "migrations");
 export const RUNNER = join(REPO_ROOT, "db", "migrate.sh");
-export const CLI = join(REPO_ROOT, "app", "migrate.ts");
-const TSX_CLI = join(REPO_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 
 /** The repository's migration files, sorted. */
 export const REPO_MIGRATION_FILES: string[] = readdirSync(MIGRATIONS_DIR)
@@ -50,14 +48,25 @@ export function run(command: string, args: readonly string[], env: NodeJS.Proces
   });
 }
 
-/** `sh db/migrate.sh [args]` with DATABASE_URL = `url` (when given) in the environment. */
-export function runShell(url: string | undefined, args: readonly string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
-  return run("sh", [RUNNER, ...args], cleanEnv({ ...(url !== undefined ? { DATABASE_URL: url } : {}), ...env }));
+/**
+ * The libpq variables for one of the test server's URLs (`postgresql://user[:password]@host:port/db`),
+ * as the schema Job gets them from its Secret.
+ */
+export function libpqEnv(url: string): Record<string, string> {
+  const u = new URL(url);
+  const env: Record<string, string> = {
+    PGHOST: u.hostname,
+    PGPORT: u.port,
+    PGUSER: decodeURIComponent(u.username),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+  };
+  if (u.password !== "") env.PGPASSWORD = decodeURIComponent(u.password);
+  return env;
 }
 
-/** `tsx db/migrate-cli.ts [args]` (what `npm run migrate --` runs), with a clean environment. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return run(process.execPath, [TSX_CLI, CLI, ...args], cleanEnv(env));
+/** `sh db/migrate.sh [args]` connected to `url` through the PG* variables (none when `url` is undefined), plus `env`. */
+export function runShell(url: string | undefined, args: readonly string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
+  return run("sh", [RUNNER, ...args], cleanEnv({ ...(url !== undefined ? libpqEnv(url) : {}), ...env }));
 }
 
 /** A temp copy of the repository's migrations directory; remove it with `removeDir`. */

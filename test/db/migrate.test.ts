@@ -1,18 +1,24 @@
 /**
- * The migration runner (db/migrate.sh, and the npm CLI around it) against a
- * real PostgreSQL server: one server for this file, a fresh database per test.
+ * The migration runner (db/migrate.sh) against a real PostgreSQL server: one
+ * server for this file, a fresh database per test. It takes its connection
+ * from the PG* variables only, as the schema Job gives them.
  */
-import { appendFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import {
   appliedMigrations,
+  cleanEnv,
   copyMigrations,
+  emptyDir,
+  libpqEnv,
   MIGRATIONS_DIR,
   REPO_MIGRATION_FILES,
+  RUNNER,
   removeDir,
-  runCli,
   runShell,
   sha256File,
   tableExists,
@@ -88,18 +94,25 @@ describe("db/migrate.sh against a fresh database", () => {
     expect(await tableExists(url, "audit_log")).toBe(true);
   });
 
-  it("also takes the connection from the standard PG* variables, and refuses to guess one", async () => {
-    const db = uniqueDbName("pgenv");
-    await server.createDatabase(db);
-    const pgEnv = { PGHOST: "127.0.0.1", PGPORT: String(server.port), PGUSER: "postgres", PGDATABASE: db };
-    const result = await runShell(undefined, [], pgEnv);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`${N} applied, 0 already up to date`);
-    expect((await appliedMigrations(server.url(db)))?.length).toBe(N);
-
+  it("takes its connection from the PG* variables only: a DATABASE_URL alone is refused, and so is nothing", async () => {
+    const url = await freshDb();
+    const viaUrl = await runShell(undefined, [], { DATABASE_URL: url });
+    expect(viaUrl.code).toBe(2);
+    expect(viaUrl.stderr).toBe(
+      "migrate.sh: error: no database configured: set the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and PGSSLMODE (DATABASE_URL is not read here: npm run migrate turns a URL into PG* variables)\n",
+    );
     const nothing = await runShell(undefined);
     expect(nothing.code).toBe(2);
-    expect(nothing.stderr).toContain("no database configured: set DATABASE_URL");
+    expect(nothing.stderr).toContain("no database configured: set the libpq variables PGHOST");
+    expect(nothing.stderr).not.toContain("DATABASE_URL");
+    expect(await appliedMigrations(url)).toBeNull();
+
+    // PG* wins over a DATABASE_URL naming another database: the URL is not read at all.
+    const other = await freshDb();
+    const both = await runShell(url, [], { DATABASE_URL: other });
+    expect(both.code).toBe(0);
+    expect((await appliedMigrations(url))?.length).toBe(N);
+    expect(await appliedMigrations(other)).toBeNull();
   });
 
   it("works as a non-superuser that owns the database (as on Cloud SQL)", async () => {
@@ -231,36 +244,60 @@ describe("db/migrate.sh when a migration fails", () => {
   });
 });
 
-describe("db/migrate.sh validation happens before connecting", () => {
-  it("refuses a destructive statement without the marker; nothing runs", async () => {
+describe("db/migrate.sh timeouts", () => {
+  it("runs each migration with lock_timeout 5s and statement_timeout 5min, which a file may raise and which end with it", async () => {
     const url = await freshDb();
-    const dir = tempMigrations();
-    writeFileSync(join(dir, "0900_drop_keys.sql"), "-- no longer needed\nDROP TABLE ssh_keys;\n");
-
-    const result = await runShell(url, ["--dir", dir]);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain("0900_drop_keys.sql:2: destructive statement (DROP TABLE) refused");
-    expect(result.stdout).toBe("");
-    expect(await appliedMigrations(url)).toBeNull(); // not even schema_migrations was created
-  });
-
-  it("applies a destructive statement that carries a reviewed marker", async () => {
-    const url = await freshDb();
-    const dir = tempMigrations();
+    const dir = emptyDir();
+    tempDirs.push(dir);
+    const record = "SELECT current_setting('lock_timeout') AS lock_timeout, current_setting('statement_timeout') AS statement_timeout";
+    writeFileSync(join(dir, "0001_defaults.sql"), `CREATE TABLE defaults AS ${record};\n`);
     writeFileSync(
-      join(dir, "0900_drop_keys.sql"),
-      "-- plue:allow-destructive reviewed-by=alice\nALTER TABLE ssh_keys\n    DROP COLUMN title;\nDROP TABLE ssh_keys;\n",
+      join(dir, "0002_raised.sql"),
+      `SET LOCAL lock_timeout = '30s';\nSET LOCAL statement_timeout = '30min';\nCREATE TABLE raised AS ${record};\n`,
     );
-
+    writeFileSync(join(dir, "0003_after.sql"), `CREATE TABLE after_raised AS ${record};\n`);
     const result = await runShell(url, ["--dir", dir]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("0900_drop_keys.sql: 2 destructive statement(s) allowed by the marker on line 1 (reviewed-by=alice)");
-    expect(result.stdout).toContain("applied 0900_drop_keys");
-    expect(await tableExists(url, "ssh_keys")).toBe(false);
+    await withClient(url, async (client) => {
+      const read = async (table: string) => (await client.query(`SELECT lock_timeout, statement_timeout FROM ${table}`)).rows;
+      expect(await read("defaults")).toEqual([{ lock_timeout: "5s", statement_timeout: "5min" }]);
+      expect(await read("raised")).toEqual([{ lock_timeout: "30s", statement_timeout: "30min" }]);
+      expect(await read("after_raised")).toEqual([{ lock_timeout: "5s", statement_timeout: "5min" }]);
+    });
   });
 
-  it("refuses a bad file name and a BEGIN in a file, without touching the database", async () => {
+  it("a migration that cannot get its lock in time fails and is rolled back; the next run applies it", async () => {
+    const url = await freshDb();
+    const dir = tempMigrations();
+    expect((await runShell(url, ["--dir", dir])).code).toBe(0);
+    writeFileSync(
+      join(dir, "0900_add_column.sql"),
+      "SET LOCAL lock_timeout = '200ms';\nCREATE TABLE lock_probe (id bigint);\nALTER TABLE users ADD COLUMN nickname text;\n",
+    );
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE users IN ACCESS SHARE MODE");
+      const blocked = await runShell(url, ["--dir", dir]);
+      expect(blocked.code).toBe(1);
+      expect(blocked.stderr).toContain("0900_add_column.sql:3");
+      expect(blocked.stderr).toContain("canceling statement due to lock timeout");
+      expect(blocked.stderr).toContain("migration 0900_add_column failed and was rolled back");
+      expect(await tableExists(url, "lock_probe")).toBe(false);
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
+    const retry = await runShell(url, ["--dir", dir]);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toContain(`1 applied, ${N} already up to date`);
+  });
+});
+
+describe("db/migrate.sh refuses a bad directory before connecting", () => {
+  it("refuses a bad file name and a duplicate version, without touching the database", async () => {
     const url = await freshDb();
     const badName = tempMigrations();
     writeFileSync(join(badName, "0900_Add-Things.sql"), "SELECT 1;\n");
@@ -268,51 +305,53 @@ describe("db/migrate.sh validation happens before connecting", () => {
     expect(r1.code).toBe(1);
     expect(r1.stderr).toContain("refusing 0900_Add-Things.sql: migration file names must match");
 
-    const withBegin = tempMigrations();
-    writeFileSync(join(withBegin, "0900_tx.sql"), "CREATE TABLE a (id int);\nBEGIN;\nCREATE TABLE b (id int);\nCOMMIT;\n");
-    const r2 = await runShell(url, ["--dir", withBegin]);
+    const duplicate = tempMigrations();
+    writeFileSync(join(duplicate, "0001_again.sql"), "SELECT 1;\n");
+    const r2 = await runShell(url, ["--dir", duplicate]);
     expect(r2.code).toBe(1);
-    expect(r2.stderr).toContain("0900_tx.sql:2: transaction control (BEGIN) is not allowed");
-    expect(r2.stderr).toContain("0900_tx.sql:4: transaction control (COMMIT) is not allowed");
+    expect(r2.stderr).toContain("duplicate migration version 0001: 0001_again.sql 0001_users.sql");
 
-    expect(await appliedMigrations(url)).toBeNull();
+    expect(await appliedMigrations(url)).toBeNull(); // not even schema_migrations was created
   });
 });
 
-describe("npm run migrate (db/migrate-cli.ts)", () => {
-  it("applies the migrations with --database-url and passes the exit code through", async () => {
+describe("db/migrate.sh under busybox (postgres:*-alpine)", () => {
+  it("applies every migration with busybox sh, only busybox tools and psql on PATH", async () => {
+    const busybox = spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim();
+    // Never skipped: .ci/run installs busybox.
+    expect(busybox, "busybox is not installed (apt-get install -y busybox; .ci/run does)").not.toBe("");
+    const bin = emptyDir();
+    tempDirs.push(bin);
+    expect(spawnSync(busybox, ["--install", "-s", bin]).status).toBe(0);
+    // The psql binary itself (Debian's /usr/bin/psql is a Perl wrapper, which needs more than busybox).
+    const psql = spawnSync("sh", ["-c", "ls -d /usr/lib/postgresql/*/bin/psql | sort -V | tail -n 1"], { encoding: "utf8" }).stdout.trim();
+    expect(psql, "psql from /usr/lib/postgresql/*/bin").not.toBe("");
+    symlinkSync(psql, join(bin, "psql"));
+
     const url = await freshDb();
-    const result = await runCli(["--database-url", url]);
-    expect(result.code).toBe(0);
+    const result = spawnSync(join(bin, "sh"), [RUNNER], {
+      encoding: "utf8",
+      env: { ...cleanEnv(libpqEnv(url)), PATH: bin },
+    });
+    expect(result.stderr).toBe("");
     expect(result.stdout).toContain(`${N} applied, 0 already up to date`);
+    expect(result.status).toBe(0);
     expect((await appliedMigrations(url))?.length).toBe(N);
-
-    const dir = tempMigrations();
-    appendFileSync(join(dir, REPO_MIGRATION_FILES[0] ?? ""), "-- edited\n");
-    const refused = await runCli(["--dir", dir], { DATABASE_URL: url });
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`checksum mismatch for ${REPO_MIGRATION_FILES[0]}`);
   });
+});
 
-  it("never prints the database URL or its password", async () => {
+describe("db/migrate.sh never prints the password", () => {
+  it("keeps PGPASSWORD out of its output, on success and on failure", async () => {
     const db = uniqueDbName("migrate");
     await server.createDatabase(db);
     // trust auth ignores the password, which lets us check it is never echoed.
     const secret = "s3cr3t@pass/word";
-    const url = `postgresql://postgres:${encodeURIComponent(secret)}@127.0.0.1:${server.port}/${db}?application_name=plue%20test&sslmode=disable`;
-    const ok = await runCli(["--database-url", url]);
+    const env = { ...libpqEnv(server.url(db)), PGPASSWORD: secret };
+    const ok = await runShell(undefined, [], env);
     expect(ok.code).toBe(0);
-    const broken = await runShell(url.replace(`/${db}?`, "/no_such_db?"));
+    const broken = await runShell(undefined, [], { ...env, PGDATABASE: "no_such_db" });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain("could not connect");
-    for (const output of [ok.stdout, ok.stderr, broken.stdout, broken.stderr]) {
-      expect(output).not.toContain(secret);
-      expect(output).not.toContain(encodeURIComponent(secret));
-      expect(output).not.toContain("postgresql://");
-    }
-    await withClient(server.url(db), async (client) => {
-      const count = await client.query<{ n: string }>("SELECT count(*) AS n FROM schema_migrations");
-      expect(Number(count.rows[0]?.n)).toBe(N);
-    });
+    for (const output of [ok.stdout, ok.stderr, broken.stdout, broken.stderr]) expect(output).not.toContain(secret);
   });
 });
