@@ -1,7 +1,7 @@
 /**
  * Things that need no database: the chart helpers (db/migrations.ts), the
  * runner's file checks (`--check` does everything but connect) under sh and
- * busybox, its usage errors, and shellcheck over it.
+ * busybox, and its usage errors. (ShellCheck runs over it in `npm run lint`.)
  */
 import { spawnSync } from "node:child_process";
 import { appendFileSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -149,25 +149,5 @@ describe("db/migrate.sh validation (--check, no database)", () => {
     expect(ok.stderr).toBe("");
     expect(ok.stdout).toBe(`${REPO_MIGRATION_FILES.length} migration file(s) in ${dir} are valid\n`);
     expect(ok.status).toBe(0);
-  });
-});
-
-describe("shellcheck", () => {
-  const shellcheck = (file: string) => spawnSync("shellcheck", ["-s", "sh", file], { encoding: "utf8" });
-
-  it("finds nothing in db/migrate.sh (shellcheck -s sh)", () => {
-    const result = shellcheck(RUNNER_SCRIPT_PATH);
-    expect(result.error, "shellcheck is not installed (apt-get install -y shellcheck; .ci/run does)").toBeUndefined();
-    expect(result.stdout).toBe("");
-    expect(result.status).toBe(0);
-  });
-
-  it("flags a deliberately wrong script (the check can fail)", () => {
-    const dir = temp(emptyDir());
-    writeFileSync(join(dir, "wrong.sh"), "#!/bin/sh\ndir=$1\nrm -rf $dir/*\n[ $dir == x ] && echo same\n");
-    const result = shellcheck(join(dir, "wrong.sh"));
-    expect(result.status).toBe(1);
-    expect(result.stdout).toContain("SC2086"); // unquoted $dir
-    expect(result.stdout).toContain("SC3014"); // == is not POSIX sh
   });
 });
