@@ -26,7 +26,7 @@ Options:
                  directory of environment files (default: the repository's config/)
   -h, --help     show this help
 
-Exit codes: 0 synthesized; 2 invalid arguments or configuration (nothing written);
+Exit codes: 0 synthesized; 2 invalid arguments, configuration or migrations (nothing written);
 1 internal failure (nothing written).`;
 
 /** What a command run produced. */

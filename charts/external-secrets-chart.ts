@@ -46,7 +46,7 @@ export function databaseUrlTemplate(database: DatabaseConnection): string {
 /**
  * The same connection as the libpq variables ({@link LIBPQ_CONNECTION_ENV}): host and password
  * from the data keys (the password as it is: nothing to encode), the rest fixed. `require`: TLS
- * always, without verifying the server's certificate (docs/adr/0009: why not `verify-full` yet).
+ * always, without verifying the server's certificate (docs/adr/0013: why not `verify-full` yet).
  */
 export function libpqEnvTemplate(database: DatabaseConnection): Record<(typeof LIBPQ_CONNECTION_ENV)[number], string> {
   const { password, host } = DB_TEMPLATE_KEYS;

@@ -1,5 +1,5 @@
 /**
- * The migration linter `npm run synth` runs before anything is built (docs/adr/0009): squawk
+ * The migration linter `npm run synth` runs before anything is built (docs/adr/0013): squawk
  * (https://squawkhq.com, the `squawk-cli` package's binary, configured by `.squawk.toml`) and
  * the project's own rules, which squawk does not know:
  *
@@ -239,7 +239,7 @@ function lex(file: string, sql: string): { findings: LintFinding[]; statements: 
           `${concurrently ? "CONCURRENTLY" : outside[1]} cannot run inside a transaction block, and the runner applies every migration in one`,
           statement.text,
           concurrently
-            ? "Leave out CONCURRENTLY: the statement then locks the table while it runs, which squawk's require-concurrent-* rules ask you to review (docs/adr/0009)."
+            ? "Leave out CONCURRENTLY: the statement then locks the table while it runs, which squawk's require-concurrent-* rules ask you to review (docs/adr/0013)."
             : "Run it outside the migrations: it is not a schema change.",
         );
       }
@@ -470,7 +470,7 @@ function lex(file: string, sql: string): { findings: LintFinding[]; statements: 
 /** Project-specific advice where squawk's own would not work with the runner (each file runs in a transaction). */
 const SQUAWK_FIX: Readonly<Record<string, string>> = {
   "require-concurrent-index-creation":
-    'CONCURRENTLY cannot run in the runner\'s per-migration transaction: if the table is small enough to block its writes for the build, add the line "-- squawk-ignore require-concurrent-index-creation" above the statement; otherwise the runner needs a non-transactional mode first (docs/adr/0009).',
+    'CONCURRENTLY cannot run in the runner\'s per-migration transaction: if the table is small enough to block its writes for the build, add the line "-- squawk-ignore require-concurrent-index-creation" above the statement; otherwise the runner needs a non-transactional mode first (docs/adr/0013).',
   "require-concurrent-index-deletion":
     "CONCURRENTLY cannot run in the runner's per-migration transaction: if a short ACCESS EXCLUSIVE lock (bounded by the runner's lock_timeout) is acceptable, add the line \"-- squawk-ignore require-concurrent-index-deletion\" above the statement.",
   "require-concurrent-reindex":

@@ -39,7 +39,7 @@ export LC_ALL
 LOCK_KEY=2680295075544992991
 
 # Defaults for each migration's transaction. A file may raise them with its own
-# SET LOCAL (docs/adr/0009). The advisory lock wait is not bounded by them.
+# SET LOCAL (docs/adr/0013). The advisory lock wait is not bounded by them.
 LOCK_TIMEOUT=5s
 STATEMENT_TIMEOUT=5min
 

@@ -1,7 +1,7 @@
 /**
  * The migration lint (db/lint.ts), in-process: every project rule fires on a broken fragment and
  * stays quiet on its allowed form; squawk's findings come back with file and line, and the rules
- * .squawk.toml turns off or keeps behave as docs/adr/0009 says. Last, the real synth command:
+ * .squawk.toml turns off or keeps behave as docs/adr/0013 says. Last, the real synth command:
  * a bad migration makes it exit 2, naming file and line, with nothing written.
  */
 import { spawnSync } from "node:child_process";
@@ -289,7 +289,7 @@ describe("squawk", () => {
     expect(lintMigrations(dir, { pgVersion: 10 }).map((f) => f.rule)).toEqual(["adding-field-with-default"]);
   });
 
-  // What .squawk.toml turns off, each for its reason (docs/adr/0009).
+  // What .squawk.toml turns off, each for its reason (docs/adr/0013).
   it("does not ask for IF NOT EXISTS (each file is one transaction) nor for timeouts (the runner sets them)", () => {
     const dir = migrations({ "0001_t.sql": "ALTER TABLE users ADD COLUMN nickname text;\nCREATE TABLE t (id bigint);\n" });
     expect(lintMigrations(dir)).toEqual([]);
