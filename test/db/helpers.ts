@@ -120,6 +120,17 @@ export async function tableExists(url: string, name: string): Promise<boolean> {
   });
 }
 
+/** Whether each of `names` exists as a table in the public schema (one connection). */
+export async function tablesExist(url: string, names: readonly string[]): Promise<boolean[]> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ t: string | null }>(
+      "SELECT to_regclass('public.' || n)::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS x(n, i) ORDER BY i",
+      [names],
+    );
+    return result.rows.map((r) => r.t != null);
+  });
+}
+
 let counter = 0;
 /** A database name unique within this process (vitest runs each file in its own process). */
 export function uniqueDbName(prefix: string): string {
