@@ -103,7 +103,7 @@ export function lintMigrations(dir: string, options: LintOptions = {}): LintFind
       );
       continue;
     }
-    if (!statSync(path).isFile()) {
+    if (!statSync(path, { throwIfNoEntry: false })?.isFile()) {
       findings.push(at("migration-not-a-file", "is not a regular file", "Keep only migration files in the migrations directory."));
       continue;
     }
@@ -152,7 +152,7 @@ const MARKER_LINE = /^plue:allow-destructive[ \t]+reviewed-by=[A-Za-z0-9._@+-]+[
 const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z_0-9]*)?\$/;
 const IDENTIFIER_CHAR = /[A-Za-z0-9_]/;
 const TRANSACTION_CONTROL = /^ (BEGIN|COMMIT|ROLLBACK|ABORT|END|SAVEPOINT|RELEASE|START TRANSACTION|PREPARE TRANSACTION) /;
-/** Statements PostgreSQL refuses inside a transaction block (the words before the match are the statement's). */
+/** What PostgreSQL refuses inside a transaction block: these words starting a statement, or CONCURRENTLY anywhere in it. */
 const NOT_IN_TRANSACTION = /^ (VACUUM|CREATE DATABASE|ALTER SYSTEM|CREATE TABLESPACE|DROP TABLESPACE) | (CONCURRENTLY) /;
 const DESTRUCTIVE_ANYWHERE = / (DROP (?:TABLE|COLUMN|SCHEMA|DATABASE)|TRUNCATE) /;
 

@@ -219,6 +219,7 @@ describe("the directory", () => {
       "0003_drop.sql": "\n\nDROP TABLE users;\n",
     });
     mkdirSync(join(dir, "0004_dir.sql"));
+    symlinkSync("nowhere.sql", join(dir, "0005_dangling.sql"));
     mkdirSync(join(dir, "..2026_11_22_configmap"));
     symlinkSync("..2026_11_22_configmap", join(dir, "..data"));
     const findings = lintMigrations(dir);
@@ -228,6 +229,7 @@ describe("the directory", () => {
       ["0002_Upper.sql", 1, "migration-file-name", "0002_Upper.sql"],
       ["0003_drop.sql", 3, "destructive-statement", "DROP TABLE users"],
       ["0004_dir.sql", 1, "migration-not-a-file", "0004_dir.sql"],
+      ["0005_dangling.sql", 1, "migration-not-a-file", "0005_dangling.sql"],
       ["12_short.sql", 1, "migration-file-name", "12_short.sql"],
       ["notes.txt", 1, "migration-file-name", "notes.txt"],
     ]);
