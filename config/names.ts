@@ -51,6 +51,13 @@ export interface Names {
   readonly stateKey: string;
   readonly clusterSecretsKey: string;
   readonly ciServiceAccount: string;
+  /** Read-only service account of the pull-request plan job. */
+  readonly ciPlanServiceAccount: string;
+  /** Workload Identity pool and provider GitHub Actions federates through. */
+  readonly githubPool: string;
+  readonly githubProvider: string;
+  /** Custom role id (letters, digits, `_`): Secret Manager without reading secret values. */
+  readonly ciSecretManagerRole: string;
   readonly cluster: string;
   readonly nodeServiceAccount: string;
   /** Google service account of the API pods (Workload Identity). */
@@ -86,6 +93,10 @@ export function names(config: PlueConfig): Names {
     stateKey: `${p}-tfstate`,
     clusterSecretsKey: `${p}-gke-secrets`,
     ciServiceAccount: `${p}-ci`,
+    ciPlanServiceAccount: `${p}-ci-plan`,
+    githubPool: `${p}-github`,
+    githubProvider: "github-actions",
+    ciSecretManagerRole: `${p.replace(/-/g, "_")}_ci_secret_manager`,
     cluster: `${p}-gke`,
     nodeServiceAccount: `${p}-gke-nodes`,
     apiServiceAccount: `${p}-api`,
@@ -101,6 +112,16 @@ export function names(config: PlueConfig): Names {
 /** E-mail of a service account of the environment's project. */
 export function serviceAccountEmail(config: PlueConfig, accountId: string): string {
   return `${accountId}@${config.project.id}.iam.gserviceaccount.com`;
+}
+
+/** GitHub environments whose jobs may obtain cloud credentials: deploy and drift jobs, and pull-request plan jobs. */
+export function githubEnvironments(config: PlueConfig): { readonly deploy: string; readonly plan: string } {
+  return { deploy: config.environment, plan: `${config.environment}-plan` };
+}
+
+/** IAM member of the read-only pull-request planner (reads the secrets Terraform reads at plan time). */
+export function plannerMember(config: PlueConfig): string {
+  return `serviceAccount:${serviceAccountEmail(config, names(config).ciPlanServiceAccount)}`;
 }
 
 /** Full id of the environment's VPC network. */

@@ -87,8 +87,20 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-const PLACEHOLDER = /(^|[^a-z])(example|placeholder|changeme|todo)([^a-z]|$)/i;
-const ZERO_DIGEST = /@sha256:0{64}$/;
+/** A GitHub numeric id, written as a number or a string of digits; kept as the string the OIDC claims carry. */
+const githubId = z
+  .union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[0-9]{1,19}$/)], {
+    error: rule("is not a GitHub numeric id", "Copy the numeric id (digits only), e.g. 123456789."),
+  })
+  .transform((v) => String(v));
+
+/** A git branch name safe to write into a CEL condition: no quote, space, `..`, `//`, leading `-` or `/`, trailing `/` or `.lock`. */
+const BRANCH = /^(?!-)(?!\/)(?!.*\.\.)(?!.*\/\/)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9._/-]{1,100}$/;
+
+/** Words that mark a value as a placeholder (shared with the pre-deployment check). */
+export const PLACEHOLDER = /(^|[^a-z])(example|placeholder|changeme|todo)([^a-z]|$)/i;
+/** An all-zero image digest (a placeholder). */
+export const ZERO_DIGEST = /@sha256:0{64}$/;
 
 /**
  * Rules that relate fields to each other, and the production-only rules. They run even when
@@ -286,6 +298,12 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
     const v = valueAt(raw, path);
     if (typeof v === "string" && PLACEHOLDER.test(v)) {
       add(path, "holds a placeholder value (production)", "Replace it with the real value.");
+    }
+  }
+  for (const key of ["repositoryId", "repositoryOwnerId"]) {
+    const v = get("ci", key);
+    if ((typeof v === "string" || typeof v === "number") && /^0+$/.test(String(v))) {
+      add(["ci", key], "holds a placeholder id (production)", "Use the numeric id GitHub reports for the repository and its owner.");
     }
   }
   if (get("edge", "cloudflareZoneId") === "0".repeat(32)) {
@@ -518,6 +536,22 @@ export const configSchema = z
         .string()
         .regex(/^[0-9]+(s|m|h)$/, { error: rule("is not a duration", "Write it as e.g. 1h or 15m.") })
         .default("1h"),
+    }),
+    /**
+     * Who deploys from CI (docs/adr/0013): the GitHub repository by its numeric ids (a name can be
+     * re-registered after a rename or deletion, an id cannot) and the protected branch. The deploy
+     * and drift jobs run in the GitHub environment named like `environment`, pull-request plans
+     * in `<environment>-plan`.
+     */
+    ci: z.strictObject({
+      /** `repository_id` claim of GitHub's OIDC token (Settings → the repository's id, or `gh api repos/<o>/<r> --jq .id`). */
+      repositoryId: githubId,
+      /** `repository_owner_id` claim (`gh api users/<owner> --jq .id`). */
+      repositoryOwnerId: githubId,
+      /** The protected branch that deploys. */
+      branch: z.string().regex(BRANCH, {
+        error: rule("is not a branch name", "Use a branch name such as main or release/prod (letters, digits, . _ / -)."),
+      }),
     }),
     /** The private CA and the certificates of origin protection (see `pki/`). */
     pki: z.strictObject({

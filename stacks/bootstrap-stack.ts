@@ -11,7 +11,10 @@ import { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucke
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { IamPropagationWait } from "../constructs/iam-propagation-wait.ts";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
-import { names } from "../config/names.ts";
+import { githubEnvironments, names } from "../config/names.ts";
+import { GithubDeployIdentity } from "../constructs/github-deploy-identity.ts";
+import { NODE_SERVICE_ACCOUNT_ROLES } from "../constructs/hardened-cluster.ts";
+import { deployerGrants, plannerGrants, secretManagerDeployerRole } from "./deploy-roles.ts";
 
 /**
  * Google APIs the plan uses; enabled once here, never disabled on destroy. Every resource type of
@@ -36,13 +39,22 @@ export const REQUIRED_SERVICES = [
   "serviceusage.googleapis.com",
   "sqladmin.googleapis.com",
   "storage.googleapis.com",
+  "sts.googleapis.com",
 ] as const;
 
 /** Enabled beside {@link REQUIRED_SERVICES} when secrets send rotation reminders (`secrets.rotationTopic`). */
 export const ROTATION_SERVICE = "pubsub.googleapis.com";
 
 /** Services whose data access is audit-logged (who read a secret, a key, the state). */
-export const AUDITED_SERVICES = ["cloudkms.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com"] as const;
+export const AUDITED_SERVICES = [
+  "cloudkms.googleapis.com",
+  // Who exchanged a GitHub token (sts), impersonated a CI account (iamcredentials), changed IAM (iam).
+  "iam.googleapis.com",
+  "iamcredentials.googleapis.com",
+  "secretmanager.googleapis.com",
+  "storage.googleapis.com",
+  "sts.googleapis.com",
+] as const;
 
 /**
  * The `bootstrap` stack: project APIs, audit logging, the KMS key rings (the region's, and one in
@@ -144,7 +156,34 @@ export class BootstrapStack extends PlueStack {
       member: ci.member,
     });
 
+    // Keyless CI (docs/adr/0013): GitHub's deploy jobs become `ci`, pull-request plans a read-only planner.
+    const targets = {
+      stateBucket: this.stateBucket.name,
+      keyRing: this.keyRing.id,
+      grantableProjectRoles: NODE_SERVICE_ACCOUNT_ROLES,
+      secretManagerRoleKey: "secret-manager",
+    };
+    const environments = githubEnvironments(config);
+    const github = new GithubDeployIdentity(this, "github", {
+      projectId: config.project.id,
+      poolId: n.githubPool,
+      providerId: n.githubProvider,
+      github: {
+        repositoryId: config.ci.repositoryId,
+        repositoryOwnerId: config.ci.repositoryOwnerId,
+        branch: config.ci.branch,
+        deployEnvironment: environments.deploy,
+        planEnvironment: environments.plan,
+      },
+      deployer: { name: ci.name, member: ci.member, grants: deployerGrants(targets) },
+      planner: { accountId: n.ciPlanServiceAccount, grants: plannerGrants(targets) },
+      customRoles: { "secret-manager": secretManagerDeployerRole(n.ciSecretManagerRole) },
+      dependsOn: services,
+    });
+
     new TerraformOutput(this, "state-bucket-name", { value: this.stateBucket.name });
     new TerraformOutput(this, "ci-service-account", { value: ci.email });
+    new TerraformOutput(this, "ci-plan-service-account", { value: github.planner.email });
+    new TerraformOutput(this, "ci-workload-identity-provider", { value: github.provider.name });
   }
 }

@@ -1,5 +1,5 @@
 import type { Construct } from "constructs";
-import { dbHostSecretId, ESO_CONSUMERS, esoIdentities, names, secretId, serviceAccountEmail } from "../config/names.ts";
+import { dbHostSecretId, ESO_CONSUMERS, esoIdentities, names, plannerMember, secretId, serviceAccountEmail } from "../config/names.ts";
 import { HOST_SECRET } from "../config/secrets.ts";
 import { SecretManagerSecrets, type SecretSpec } from "../constructs/secret-manager-secrets.ts";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
@@ -30,7 +30,8 @@ export class SecretsStack extends PlueStack {
       secrets[name] = {
         secretId: secretId(config, name),
         description: item.description,
-        readers: item.consumers,
+        // Terraform reads edge and data secrets at plan time too: the pull-request planner (docs/adr/0013).
+        readers: item.consumers.flatMap((c) => (c === "edge" || c === "data" ? [c, `${c}-plan`] : [c])),
         ...(item.rotationDays !== undefined ? { rotationDays: item.rotationDays } : {}),
       };
     }
@@ -44,7 +45,7 @@ export class SecretsStack extends PlueStack {
       ...(config.secrets.rotationTopic !== undefined ? { rotationTopic: config.secrets.rotationTopic } : {}),
       readerAccounts: Object.fromEntries(ESO_CONSUMERS.map((c) => [c, { accountId: identities[c].accountId }])),
       // Terraform reads these at apply time as the CI deployer, created by the bootstrap stack.
-      externalReaders: { edge: ci, data: ci },
+      externalReaders: { edge: ci, data: ci, "edge-plan": plannerMember(config), "data-plan": plannerMember(config) },
     });
   }
 }
