@@ -239,8 +239,9 @@ export function checkImages(plan: PlanModel): PreflightItem {
   const problems: string[] = [];
   let count = 0;
   const visit = (v: unknown, where: string): void => {
-    if (Array.isArray(v)) v.forEach((x) => visit(x, where));
-    else if (v !== null && typeof v === "object") {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x, where);
+    } else if (v !== null && typeof v === "object") {
       for (const [k, x] of Object.entries(v as Json)) {
         if ((k === "containers" || k === "initContainers" || k === "ephemeralContainers") && Array.isArray(x)) {
           for (const c of x as { name?: unknown; image?: unknown }[]) {
