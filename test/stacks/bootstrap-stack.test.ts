@@ -78,7 +78,14 @@ describe("bootstrap stack", () => {
 
   it("audit-logs data access to KMS, Secret Manager and Storage", () => {
     const audited = Object.values(resources(tf, "google_project_iam_audit_config")).map((a) => a.service);
-    expect(audited.sort()).toEqual(["cloudkms.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com"]);
+    expect(audited.sort()).toEqual([
+      "cloudkms.googleapis.com",
+      "iam.googleapis.com",
+      "iamcredentials.googleapis.com",
+      "secretmanager.googleapis.com",
+      "storage.googleapis.com",
+      "sts.googleapis.com",
+    ]);
     for (const a of Object.values(resources(tf, "google_project_iam_audit_config"))) {
       expect((a.audit_log_config as { log_type: string }[]).map((c) => c.log_type)).toEqual(["ADMIN_READ", "DATA_READ", "DATA_WRITE"]);
     }
@@ -103,15 +110,26 @@ describe("bootstrap stack", () => {
       "serviceusage.googleapis.com",
       "sqladmin.googleapis.com",
       "storage.googleapis.com",
+      "sts.googleapis.com",
     ]);
     for (const s of services) expect(s.disable_on_destroy).toBe(false);
   });
 
-  it("gives the CI identity object access to the state bucket only, and creates no key for it", () => {
-    const grant = only(tf, "google_storage_bucket_iam_member");
-    expect(grant.role).toBe("roles/storage.objectUser");
-    expect(grant.member).toBe("${google_service_account.ci-identity.member}");
+  it("gives the CI identities the state bucket's objects (deployer read-write, planner read-only) and its settings to read, and creates no key", () => {
+    const grants = Object.values(resources(tf, "google_storage_bucket_iam_member")).map((g) => [g.role, g.member, g.bucket]);
+    expect(grants.sort()).toEqual(
+      [
+        ["roles/storage.legacyBucketReader", "${google_service_account.ci-identity.member}", "${google_storage_bucket.state-bucket.name}"],
+        ["roles/storage.objectUser", "${google_service_account.ci-identity.member}", "${google_storage_bucket.state-bucket.name}"],
+        ["roles/storage.objectViewer", "${google_service_account.github_planner_CA69336E.member}", "${google_storage_bucket.state-bucket.name}"],
+      ].sort(),
+    );
     expect(tf.resource?.google_service_account_key).toBeUndefined();
-    expect(tf.resource?.google_project_iam_member).toBeUndefined();
+  });
+
+  it("makes audit-log configuration wait for the APIs (project IAM calls Cloud Resource Manager)", () => {
+    for (const a of Object.values(resources(tf, "google_project_iam_audit_config"))) {
+      expect(a.depends_on).toContain("google_project_service.service-cloudresourcemanager");
+    }
   });
 });
