@@ -88,10 +88,19 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** A GitHub numeric id, written as a number or a string of digits; kept as the string the OIDC claims carry. */
+const GITHUB_ID_ERROR = rule("is not a GitHub numeric id", "Copy the numeric id (digits only), e.g. 123456789.");
 const githubId = z
-  .union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[0-9]{1,19}$/)], {
-    error: rule("is not a GitHub numeric id", "Copy the numeric id (digits only), e.g. 123456789."),
-  })
+  .union(
+    [
+      z
+        .number({ error: GITHUB_ID_ERROR })
+        .int({ error: GITHUB_ID_ERROR })
+        .nonnegative({ error: GITHUB_ID_ERROR })
+        .max(Number.MAX_SAFE_INTEGER, { error: GITHUB_ID_ERROR }),
+      z.string({ error: GITHUB_ID_ERROR }).regex(/^[0-9]{1,19}$/, { error: GITHUB_ID_ERROR }),
+    ],
+    { error: GITHUB_ID_ERROR },
+  )
   .transform((v) => String(v));
 
 /** A git branch name safe to write into a CEL condition: no quote, space, `..`, `//`, leading `-` or `/`, trailing `/` or `.lock`. */

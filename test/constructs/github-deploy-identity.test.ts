@@ -74,11 +74,23 @@ describe("GitHub deploy identity", () => {
   });
 
   it("lets each CI account be impersonated only through the pool, each by its own role's principal set", () => {
-    const impersonation = Object.values(resources(tf, "google_service_account_iam_member")).map((b) => [b.service_account_id, b.role, b.member]);
+    const impersonation = Object.values(resources(tf, "google_service_account_iam_member")).map((b) => [
+      b.service_account_id,
+      b.role,
+      b.member,
+    ]);
     expect(impersonation.sort()).toEqual(
       [
-        ["${google_service_account.ci-identity.name}", "roles/iam.workloadIdentityUser", `principalSet://iam.googleapis.com/${POOL_NAME}/attribute.ci_role/deploy`],
-        ["${google_service_account.github_planner_CA69336E.name}", "roles/iam.workloadIdentityUser", `principalSet://iam.googleapis.com/${POOL_NAME}/attribute.ci_role/plan`],
+        [
+          "${google_service_account.ci-identity.name}",
+          "roles/iam.workloadIdentityUser",
+          `principalSet://iam.googleapis.com/${POOL_NAME}/attribute.ci_role/deploy`,
+        ],
+        [
+          "${google_service_account.github_planner_CA69336E.name}",
+          "roles/iam.workloadIdentityUser",
+          `principalSet://iam.googleapis.com/${POOL_NAME}/attribute.ci_role/plan`,
+        ],
       ].sort(),
     );
   });
@@ -96,7 +108,14 @@ describe("GitHub deploy identity", () => {
   });
 
   it("grants no basic role, no project-wide secret access and no token minting to anyone in the plan", () => {
-    const forbidden = ["roles/owner", "roles/editor", "roles/viewer", "roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/iam.serviceAccountTokenCreator"];
+    const forbidden = [
+      "roles/owner",
+      "roles/editor",
+      "roles/viewer",
+      "roles/secretmanager.secretAccessor",
+      "roles/secretmanager.admin",
+      "roles/iam.serviceAccountTokenCreator",
+    ];
     for (const name of stackNames()) {
       for (const g of grants(stack(name)).filter((x) => x.type === "google_project_iam_member")) {
         expect([name, g.id, forbidden.includes(g.role)]).toEqual([name, g.id, false]);
@@ -144,22 +163,32 @@ describe("GitHub deploy identity", () => {
     expect(admin).toHaveLength(1);
     const planned = stackNames()
       .filter((s) => s !== "bootstrap")
-      .flatMap((s) => grants(stack(s)).filter((g) => g.type === "google_project_iam_member").map((g) => g.role));
+      .flatMap((s) =>
+        grants(stack(s))
+          .filter((g) => g.type === "google_project_iam_member")
+          .map((g) => g.role),
+      );
     const roles = [...new Set(planned)].sort();
     expect(roles).toEqual([...NODE_SERVICE_ACCOUNT_ROLES].sort());
-    expect(admin[0]?.condition).toBe(`api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${roles.map((r) => `'${r}'`).join(", ")}])`);
+    expect(admin[0]?.condition).toBe(
+      `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${roles.map((r) => `'${r}'`).join(", ")}])`,
+    );
   });
 
   it("keeps KMS administration to the region's key ring (never the state key's ring)", () => {
     const kms = Object.values(resources(tf, "google_kms_key_ring_iam_member"));
-    expect(kms.map((k) => [k.key_ring_id, k.role, k.member])).toEqual([["${google_kms_key_ring.key-ring.id}", "roles/cloudkms.admin", DEPLOYER]]);
+    expect(kms.map((k) => [k.key_ring_id, k.role, k.member])).toEqual([
+      ["${google_kms_key_ring.key-ring.id}", "roles/cloudkms.admin", DEPLOYER],
+    ]);
   });
 
   it("manages secrets through a custom role that cannot read a secret value", () => {
     const role = Object.values(resources(tf, "google_project_iam_custom_role"))[0] as Record<string, any>;
     expect(role.role_id).toBe("plue_ci_secret_manager");
     expect(role.permissions).not.toContain("secretmanager.versions.access");
-    expect((role.permissions as string[]).every((p) => p.startsWith("secretmanager.secrets.") || p.startsWith("secretmanager.versions."))).toBe(true);
+    expect(
+      (role.permissions as string[]).every((p) => p.startsWith("secretmanager.secrets.") || p.startsWith("secretmanager.versions.")),
+    ).toBe(true);
   });
 
   it("gives the planner read access only: the state objects, the project, compute and the cluster's metadata", () => {
@@ -184,11 +213,18 @@ describe("GitHub deploy identity", () => {
   });
 
   it("is created after the APIs it needs (IAM, STS, IAM credentials, Resource Manager) are enabled", () => {
-    for (const api of ["iam", "iamcredentials", "sts", "cloudresourcemanager"]) expect(pool.depends_on).toContain(`google_project_service.service-${api}`);
+    for (const api of ["iam", "iamcredentials", "sts", "cloudresourcemanager"])
+      expect(pool.depends_on).toContain(`google_project_service.service-${api}`);
   });
 
   it("refuses a pin that would break out of its CEL string", () => {
-    const pin: GithubRepositoryPin = { repositoryId: "1", repositoryOwnerId: "2", branch: "main' || true || '", deployEnvironment: "prod", planEnvironment: "prod-plan" };
+    const pin: GithubRepositoryPin = {
+      repositoryId: "1",
+      repositoryOwnerId: "2",
+      branch: "main' || true || '",
+      deployEnvironment: "prod",
+      planEnvironment: "prod-plan",
+    };
     expect(() =>
       synthConstruct((scope) => {
         new GithubDeployIdentity(scope, "github", {

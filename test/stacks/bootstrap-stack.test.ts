@@ -121,7 +121,11 @@ describe("bootstrap stack", () => {
       [
         ["roles/storage.legacyBucketReader", "${google_service_account.ci-identity.member}", "${google_storage_bucket.state-bucket.name}"],
         ["roles/storage.objectUser", "${google_service_account.ci-identity.member}", "${google_storage_bucket.state-bucket.name}"],
-        ["roles/storage.objectViewer", "${google_service_account.github_planner_CA69336E.member}", "${google_storage_bucket.state-bucket.name}"],
+        [
+          "roles/storage.objectViewer",
+          "${google_service_account.github_planner_CA69336E.member}",
+          "${google_storage_bucket.state-bucket.name}",
+        ],
       ].sort(),
     );
     expect(tf.resource?.google_service_account_key).toBeUndefined();

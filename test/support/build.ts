@@ -9,7 +9,7 @@ import { App, LocalBackend, TerraformStack } from "cdktf";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCharts, type SchemaInputs } from "../../app/charts.ts";
-import { buildPlan, CDKTF_CONTEXT, readSchemaInputs } from "../../app/plan.ts";
+import { buildPlan, CDKTF_CONTEXT, readSchemaInputs, synthPlan } from "../../app/plan.ts";
 import type { PublicCerts } from "../../config/public-certs.ts";
 import { loadPublicCerts } from "../../config/public-certs.ts";
 import type { PlueConfig } from "../../config/schema.ts";
@@ -41,6 +41,15 @@ export function stackFor(config: PlueConfig, name: string, certs: PublicCerts = 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Synthesizes the whole plan for `config` into `dir` as `npm run synth` writes it (`manifest.json`,
+ * `stacks/`, `k8s/`) and returns `dir`; the caller removes it.
+ */
+export function synthesizeTo(config: PlueConfig, dir: string, certs: PublicCerts = loadPublicCerts(config)): string {
+  synthPlan(config, certs, dir);
+  return dir;
 }
 
 /**

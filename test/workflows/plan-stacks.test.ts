@@ -64,11 +64,18 @@ describe("plan-stacks.sh", () => {
     const all = "bootstrap network cluster data platform workloads edge";
     const r = run("drift", { APPLIED: all, DRIFTED: "network" });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.log.trim().split("\n").map((l) => l.split(" ")[0])).toEqual(all.split(" "));
+    expect(
+      r.log
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")[0]),
+    ).toEqual(all.split(" "));
     for (const line of r.log.trim().split("\n")) expect(line).toContain("-detailed-exitcode");
     expect(r.summary).toContain("| network | **drift** |");
     expect(r.summary).toContain("| cluster | no drift |");
-    expect(r.summary).toContain("#### network\n- `google_compute_firewall.deny` changed outside Terraform (update)\n- `google_compute_firewall.deny`: the code would update");
+    expect(r.summary).toContain(
+      "#### network\n- `google_compute_firewall.deny` changed outside Terraform (update)\n- `google_compute_firewall.deny`: the code would update",
+    );
     expect(r.summary).not.toContain("google_compute_network.vpc");
   });
 });

@@ -74,7 +74,11 @@ describe("workflows", () => {
   });
 
   it("pin every action to a full commit SHA with its version in a comment", () => {
-    const uses = FILES.flatMap((f) => text(f).split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l)));
+    const uses = FILES.flatMap((f) =>
+      text(f)
+        .split("\n")
+        .filter((l) => /^\s*(-\s+)?uses:/.test(l)),
+    );
     expect(uses.length).toBeGreaterThanOrEqual(15);
     for (const line of uses) expect(line).toMatch(/uses: [a-z0-9-]+\/[a-z0-9-]+(\/[a-z0-9-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
     for (const { step } of allSteps()) if (step.uses) expect(step.uses).toMatch(/@[0-9a-f]{40}$/);
@@ -108,7 +112,11 @@ describe("workflows", () => {
       }
     }
     // Each authenticating job is a job of its own: plan (planner), deploy and drift (deployer).
-    const authJobs = FILES.flatMap((f) => jobs(f).filter(([, j]) => stepUsing(j, "google-github-actions/auth").length > 0).map(([n]) => `${f}:${n}`));
+    const authJobs = FILES.flatMap((f) =>
+      jobs(f)
+        .filter(([, j]) => stepUsing(j, "google-github-actions/auth").length > 0)
+        .map(([n]) => `${f}:${n}`),
+    );
     expect(authJobs).toEqual(["deploy.yml:deploy", "drift.yml:drift", "plan.yml:plan"]);
   });
 
@@ -118,7 +126,9 @@ describe("workflows", () => {
         for (const s of stepUsing(j, "google-github-actions/auth")) {
           expect(Object.keys(s.with ?? {}).sort()).toEqual(["service_account", "workload_identity_provider"]);
           expect(s.with?.workload_identity_provider).toBe("${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}");
-          expect(s.with?.service_account).toBe(f === "plan.yml" ? "${{ vars.GCP_PLAN_SERVICE_ACCOUNT }}" : "${{ vars.GCP_DEPLOY_SERVICE_ACCOUNT }}");
+          expect(s.with?.service_account).toBe(
+            f === "plan.yml" ? "${{ vars.GCP_PLAN_SERVICE_ACCOUNT }}" : "${{ vars.GCP_DEPLOY_SERVICE_ACCOUNT }}",
+          );
         }
       }
     }
@@ -221,7 +231,10 @@ describe("deploy.yml", () => {
   });
 
   it("deploys one environment at a time and never cancels a deploy in progress", () => {
-    expect(wf.concurrency).toEqual({ group: "deploy-${{ inputs.environment || vars.PLUE_DEPLOY_ENVIRONMENT }}", "cancel-in-progress": false });
+    expect(wf.concurrency).toEqual({
+      group: "deploy-${{ inputs.environment || vars.PLUE_DEPLOY_ENVIRONMENT }}",
+      "cancel-in-progress": false,
+    });
     for (const f of ["deploy.yml", "drift.yml"]) {
       expect(workflow(f).concurrency?.["cancel-in-progress"]).toBe(false);
       for (const [, j] of jobs(f)) expect(j.concurrency?.["cancel-in-progress"]).not.toBe(true);
@@ -245,7 +258,9 @@ describe("deploy.yml", () => {
   it("deploys exactly the stacks the plan orders, one at a time, auto-approved, from the synthesized plan", () => {
     const script = deploy.steps[index((s) => !!s.run?.includes("cdktf deploy"))]?.run ?? "";
     expect(script).toContain("mapfile -t stacks < <(npm run --silent stack-order -- --exclude bootstrap)");
-    expect(script).toContain('npx cdktf deploy "${stacks[@]}" --skip-synth --auto-approve --parallelism 1 --ignore-missing-stack-dependencies');
+    expect(script).toContain(
+      'npx cdktf deploy "${stacks[@]}" --skip-synth --auto-approve --parallelism 1 --ignore-missing-stack-dependencies',
+    );
     // No second, hand-written list: no stack is named anywhere else in the workflow.
     for (const name of stackNames().filter((s) => s !== "bootstrap")) expect(text("deploy.yml")).not.toMatch(new RegExp(`\\b${name}\\b`));
   });
@@ -254,7 +269,9 @@ describe("deploy.yml", () => {
     const result = stackOrderCommand(["--plan", planDir(), "--exclude", "bootstrap"]);
     expect(result.code).toBe(0);
     const order = result.stdout.trim().split("\n");
-    const manifest = JSON.parse(readFileSync(join(planDir(), "manifest.json"), "utf8")) as { stacks: Record<string, { dependencies: string[] }> };
+    const manifest = JSON.parse(readFileSync(join(planDir(), "manifest.json"), "utf8")) as {
+      stacks: Record<string, { dependencies: string[] }>;
+    };
     expect(new Set(order)).toEqual(new Set(Object.keys(manifest.stacks).filter((s) => s !== "bootstrap")));
     for (const [name, s] of Object.entries(manifest.stacks)) {
       if (name === "bootstrap") continue;
@@ -266,7 +283,9 @@ describe("deploy.yml", () => {
   it("leaves out exactly the stack that holds its own identity, which depends on nothing", () => {
     const holders = stackNames().filter((s) => Object.keys(stack(s).resource ?? {}).includes("google_iam_workload_identity_pool_provider"));
     expect(holders).toEqual(["bootstrap"]);
-    const manifest = JSON.parse(readFileSync(join(planDir(), "manifest.json"), "utf8")) as { stacks: Record<string, { dependencies: string[] }> };
+    const manifest = JSON.parse(readFileSync(join(planDir(), "manifest.json"), "utf8")) as {
+      stacks: Record<string, { dependencies: string[] }>;
+    };
     expect(manifest.stacks.bootstrap?.dependencies).toEqual([]);
   });
 });
