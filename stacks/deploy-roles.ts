@@ -2,7 +2,8 @@
  * What the CI identities may do, role by role, each with the stack resources that need it
  * (docs/adr/0013). The deployer applies every stack but `bootstrap` (which an administrator applies:
  * it holds these very grants, so CI never widens its own access) and plans every stack for drift;
- * the planner only plans, without refreshing, in pull requests. No basic role (Owner, Editor,
+ * the planner only plans, without refreshing, in pull requests. Stacks: bootstrap, network,
+ * cluster, secrets, data, platform, workloads, edge (README). No basic role (Owner, Editor,
  * Viewer), no project-level Secret Manager accessor: secret values are read per secret (data stack).
  */
 import type { CustomRole, IamGrant } from "../constructs/github-deploy-identity.ts";
@@ -82,7 +83,7 @@ export function deployerGrants(t: GrantTargets): Record<string, IamGrant> {
     },
     "service-account-admin": {
       role: "roles/iam.serviceAccountAdmin",
-      reason: "cluster: node and API service accounts; data: External Secrets accounts; their Workload Identity bindings",
+      reason: "cluster: node and API service accounts; secrets: External Secrets accounts; platform: their Workload Identity bindings",
     },
     "service-account-user": {
       role: "roles/iam.serviceAccountUser",
@@ -91,7 +92,7 @@ export function deployerGrants(t: GrantTargets): Record<string, IamGrant> {
     "cloudsql-admin": { role: "roles/cloudsql.admin", reason: "data: the Cloud SQL instance, database and user" },
     "secret-manager": {
       role: t.secretManagerRoleKey,
-      reason: "data: the secrets, who reads each, the Cloud SQL host version; no secret value (values are read per secret)",
+      reason: "secrets: the secrets and who reads each; data: the Cloud SQL host version; no secret value (values are read per secret)",
     },
     "certificate-manager": {
       role: "roles/certificatemanager.owner",

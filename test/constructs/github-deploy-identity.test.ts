@@ -154,7 +154,7 @@ describe("GitHub deploy identity", () => {
     );
     const t = { stateBucket: "b", keyRing: "k", grantableProjectRoles: NODE_SERVICE_ACCOUNT_ROLES, secretManagerRoleKey: "secret-manager" };
     for (const [key, g] of [...Object.entries(deployerGrants(t)), ...Object.entries(plannerGrants(t))]) {
-      expect([key, /\b(network|cluster|data|platform|workloads|edge|every stack|drift)\b/.test(g.reason)]).toEqual([key, true]);
+      expect([key, /\b(network|cluster|secrets|data|platform|workloads|edge|every stack|drift)\b/.test(g.reason)]).toEqual([key, true]);
     }
   });
 
@@ -200,8 +200,8 @@ describe("GitHub deploy identity", () => {
   });
 
   it("lets the planner read only the secrets Terraform reads at plan time (edge and data consumers), one by one", () => {
-    const data = stack("data");
-    const readers = Object.entries(resources(data, "google_secret_manager_secret_iam_member"))
+    const secrets = stack("secrets");
+    const readers = Object.entries(resources(secrets, "google_secret_manager_secret_iam_member"))
       .filter(([, b]) => String(b.member) === "serviceAccount:plue-ci-plan@plue-example.iam.gserviceaccount.com")
       .map(([, b]) => String(b.secret_id))
       .sort();

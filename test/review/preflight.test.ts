@@ -128,7 +128,7 @@ describe("preflight: every required secret declared", () => {
   });
 
   it("fails when the plan does not create a configured secret that Terraform and External Secrets read", () => {
-    const dir = editedPlan("no-origin-key", "data", (tf) => {
+    const dir = editedPlan("no-origin-key", "secrets", (tf) => {
       const secrets = tf.resource.google_secret_manager_secret as Record<string, any>;
       for (const [id, s] of Object.entries(secrets)) if (s.secret_id === "plue-origin-key") delete secrets[id];
     });
@@ -207,7 +207,7 @@ describe("preflight: state backend", () => {
   it("passes: every stack in the environment's bucket under its prefix; the bucket CMEK-encrypted, versioned, private", () => {
     expect(checkStateBackend(good, goodPlan)).toMatchObject({
       ok: true,
-      details: ["7 stacks in gs://plue-staging-4821-tfstate/staging/<stack>, CMEK, versioned, private"],
+      details: ["8 stacks in gs://plue-staging-4821-tfstate/staging/<stack>, CMEK, versioned, private"],
     });
   });
 
@@ -346,7 +346,7 @@ describe("preflight: deploy identity", () => {
 
 describe("preflight: deploy order", () => {
   it("passes with the plan's order", () => {
-    expect(checkDeployOrder(goodDir).details).toEqual(["bootstrap → network → cluster → data → platform → workloads → edge"]);
+    expect(checkDeployOrder(goodDir).details).toEqual(["bootstrap → network → cluster → secrets → data → platform → workloads → edge"]);
   });
 
   it("fails on a cycle and on an unknown dependency", () => {
@@ -367,14 +367,22 @@ describe("npm run preflight", () => {
   cpSync(join(REPO_ROOT, "config", "example.yaml"), join(configDir, "example.yaml"));
   const run = (...argv: string[]) => preflightCommand(argv, { cwd: root, now: NOW });
 
-  it("prints a ✓/✗ line per item and exits 0 only when every item passes (a good environment fails at most the posture review today)", () => {
+  it("passes every item on a good environment: prints a ✓ line per item and exits 0", () => {
     const r = run("--env", "staging", "--config-dir", configDir, "--plan", goodDir);
     const report = runPreflight({ config: good, planDir: goodDir, repoRoot: REPO_ROOT, now: NOW, warnDays: 30 });
-    expect(report.items.filter((i) => !i.ok).map((i) => i.id)).toEqual(report.items.find((i) => i.id === "posture")?.ok ? [] : ["posture"]);
-    expect(r.code).toBe(report.ok ? 0 : 1);
-    expect(r.stdout).toBe(formatPreflight(report));
-    expect(r.stdout).toContain("✓ No placeholder values\n");
-    expect(r.stdout).toContain("✓ Deploy identity pinned to the repository, branch and environment\n");
+    expect(report.items.filter((i) => !i.ok)).toEqual([]);
+    expect(r).toEqual({ code: 0, stdout: formatPreflight(report), stderr: "" });
+    expect(r.stdout.split("\n").filter((l) => /^[✓✗] /.test(l))).toEqual([
+      "✓ No placeholder values",
+      "✓ Every required Secret Manager secret is declared",
+      "✓ Certificates valid beyond 30 days",
+      "✓ State backend configured and encrypted",
+      "✓ Posture review passing",
+      "✓ Images pinned by digest",
+      "✓ Deploy identity pinned to the repository, branch and environment",
+      "✓ Stacks have a dependency order",
+    ]);
+    expect(r.stdout.endsWith("all 8 checks passed\n")).toBe(true);
   });
 
   it("exits 1 on the example, with --json for scripts", () => {
@@ -392,7 +400,7 @@ describe("npm run preflight", () => {
       "deploy-identity",
       "deploy-order",
     ]);
-    expect(json.items.filter((i) => !i.ok).map((i) => i.id)).toEqual(["placeholders", "posture", "images", "deploy-identity"]);
+    expect(json.items.filter((i) => !i.ok).map((i) => i.id)).toEqual(["placeholders", "images", "deploy-identity"]);
   });
 
   it.each([

@@ -51,17 +51,18 @@ describe("plan-stacks.sh", () => {
     const r = run("pr", { APPLIED: "bootstrap network" });
     expect(r.status, r.stderr).toBe(0);
     expect(r.log.trim().split("\n")).toEqual(
-      ["bootstrap", "network", "cluster", "data"].map((s) => `${s} plan -input=false -no-color -refresh=false -lock=false`),
+      ["bootstrap", "network", "cluster", "secrets"].map((s) => `${s} plan -input=false -no-color -refresh=false -lock=false`),
     );
     expect(r.summary).toContain("| bootstrap | No changes. Your infrastructure matches the configuration. |");
     expect(r.summary).toContain("| cluster | No changes. Your infrastructure matches the configuration. |");
+    expect(r.summary).toContain("| data | skipped: secrets not applied yet |");
     expect(r.summary).toContain("| platform | skipped: cluster data not applied yet |");
     expect(r.summary).toContain("| workloads | skipped: platform not applied yet |");
-    expect(r.summary).toContain("| edge | skipped: workloads not applied yet |");
+    expect(r.summary).toContain("| edge | skipped: secrets workloads not applied yet |");
   });
 
   it("drift: exits 2 and names the drifted resources when live state differs; plans every applied stack with -detailed-exitcode", () => {
-    const all = "bootstrap network cluster data platform workloads edge";
+    const all = "bootstrap network cluster secrets data platform workloads edge";
     const r = run("drift", { APPLIED: all, DRIFTED: "network" });
     expect(r.status, r.stderr).toBe(2);
     expect(
