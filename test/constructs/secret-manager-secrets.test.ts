@@ -34,6 +34,8 @@ function accountMember(accountId: string): string {
 const API = accountMember("plue-eso-api");
 const MIGRATE = accountMember("plue-eso-migrate");
 const CI = "serviceAccount:plue-ci@plue-example.iam.gserviceaccount.com";
+/** The read-only pull-request planner (docs/adr/0013): reads what Terraform reads at plan time. */
+const PLANNER = "serviceAccount:plue-ci-plan@plue-example.iam.gserviceaccount.com";
 
 /** Members that hold accessor on the secret with logical id `id` (by reference or by full name). */
 function readersOf(secretLogicalId: string, secretId: string): string[] {
@@ -69,7 +71,7 @@ describe("SecretManagerSecrets in the secrets stack", () => {
     expect(grants.filter((g) => String(g.member).includes("eso-api@") || String(g.member).includes("eso-migrate@"))).toEqual([]);
     const byReference = grants.filter((g) => /^\$\{google_service_account\.[^}]+\.member\}$/.test(String(g.member)));
     expect(byReference.length).toBe(8);
-    for (const g of grants.filter((x) => !byReference.includes(x))) expect(g.member).toBe(CI);
+    for (const g of grants.filter((x) => !byReference.includes(x))) expect([CI, PLANNER]).toContain(g.member);
   });
 
   it("replicates automatically when no replica location is configured", () => {
@@ -81,9 +83,10 @@ describe("SecretManagerSecrets in the secrets stack", () => {
       secret_name: "db-password",
       consumer_api: "true",
       consumer_data: "true",
+      "consumer_data-plan": "true",
       consumer_migrate: "true",
     });
-    expect(secretsByName.get("origin-key")?.labels).toEqual({ secret_name: "origin-key", consumer_edge: "true" });
+    expect(secretsByName.get("origin-key")?.labels).toEqual({ secret_name: "origin-key", consumer_edge: "true", "consumer_edge-plan": "true" });
   });
 
   it("describes each secret in its annotations", () => {
@@ -116,9 +119,9 @@ describe("SecretManagerSecrets in the secrets stack", () => {
       "csrf-key": [API],
       "anthropic-api-key": [API],
       "callback-signing-key": [API],
-      "db-password": [API, CI, MIGRATE],
-      "origin-client-key": [CI],
-      "origin-key": [CI],
+      "db-password": [API, CI, MIGRATE, PLANNER],
+      "origin-client-key": [CI, PLANNER],
+      "origin-key": [CI, PLANNER],
       [HOST_SECRET]: [API, MIGRATE],
     };
     for (const [name, s] of secretsByName) expect(readersOf(s.id, s.secret_id), name).toEqual([...(expected[name] ?? [])].sort());
