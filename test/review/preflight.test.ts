@@ -211,12 +211,11 @@ describe("preflight: state backend", () => {
     });
   });
 
-  it("fails when bootstrap still keeps its state locally", () => {
-    const raw = goodRaw();
-    raw.state.bootstrapBackend = "local";
-    const local = validateConfig(raw, "config/staging.yaml", "staging");
-    const dir = synthesizeTo(local, join(root, "local-bootstrap"));
-    expect(checkStateBackend(local, loadPlan(dir)).details).toEqual([
+  it("fails when bootstrap still keeps its state locally (state.bootstrapBackend: local, as synthesized)", () => {
+    const dir = editedPlan("local-bootstrap", "bootstrap", (tf) => {
+      tf.terraform.backend = { local: { path: "bootstrap.tfstate" } };
+    });
+    expect(checkStateBackend(good, loadPlan(dir)).details).toEqual([
       "stack bootstrap keeps its state in a local backend, not gcs (set 'state.bootstrapBackend' to gcs and migrate: README)",
     ]);
   });
