@@ -547,7 +547,7 @@ export const configSchema = z
         .default("1h"),
     }),
     /**
-     * Who deploys from CI (docs/adr/0013): the GitHub repository by its numeric ids (a name can be
+     * Who deploys from CI (docs/adr/0014): the GitHub repository by its numeric ids (a name can be
      * re-registered after a rename or deletion, an id cannot) and the protected branch. The deploy
      * and drift jobs run in the GitHub environment named like `environment`, pull-request plans
      * in `<environment>-plan`.

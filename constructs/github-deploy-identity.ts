@@ -143,7 +143,7 @@ export function attributeMapping(pin: GithubRepositoryPin): Record<string, strin
  * pull-request plan jobs (plan environment); the deployer service account impersonable only by the
  * first, a read-only planner only by the second; each with the grants listed, nothing else.
  * @see https://cloud.google.com/iam/docs/workload-identity-federation-with-deployment-pipelines
- * @see docs/adr/0013-deploy-from-ci.md
+ * @see docs/adr/0014-deploy-from-ci.md
  */
 export class GithubDeployIdentity extends Construct {
   readonly pool: IamWorkloadIdentityPool;
@@ -158,7 +158,7 @@ export class GithubDeployIdentity extends Construct {
     this.pool = new IamWorkloadIdentityPool(this, "pool", {
       workloadIdentityPoolId: props.poolId,
       displayName: "GitHub Actions",
-      description: "Deploy and plan jobs of one GitHub repository (docs/adr/0013)",
+      description: "Deploy and plan jobs of one GitHub repository (docs/adr/0014)",
       dependsOn: deps,
     });
     this.provider = new IamWorkloadIdentityPoolProvider(this, "provider", {

@@ -156,7 +156,7 @@ export class BootstrapStack extends PlueStack {
       member: ci.member,
     });
 
-    // Keyless CI (docs/adr/0013): GitHub's deploy jobs become `ci`, pull-request plans a read-only planner.
+    // Keyless CI (docs/adr/0014): GitHub's deploy jobs become `ci`, pull-request plans a read-only planner.
     const targets = {
       stateBucket: this.stateBucket.name,
       keyRing: this.keyRing.id,

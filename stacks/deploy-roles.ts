@@ -1,6 +1,6 @@
 /**
  * What the CI identities may do, role by role, each with the stack resources that need it
- * (docs/adr/0013). The deployer applies every stack but `bootstrap` (which an administrator applies:
+ * (docs/adr/0014). The deployer applies every stack but `bootstrap` (which an administrator applies:
  * it holds these very grants, so CI never widens its own access) and plans every stack for drift;
  * the planner only plans, without refreshing, in pull requests. Stacks: bootstrap, network,
  * cluster, secrets, data, platform, workloads, edge (README). No basic role (Owner, Editor,
@@ -28,7 +28,7 @@ export function secretManagerDeployerRole(roleId: string): CustomRole {
   return {
     roleId,
     title: "plue-infra CI: Secret Manager without access to values",
-    description: "Manage secrets, their IAM and versions; read no secret value (docs/adr/0013).",
+    description: "Manage secrets, their IAM and versions; read no secret value (docs/adr/0014).",
     permissions: [
       "secretmanager.secrets.create",
       "secretmanager.secrets.delete",

@@ -30,7 +30,7 @@ export class SecretsStack extends PlueStack {
       secrets[name] = {
         secretId: secretId(config, name),
         description: item.description,
-        // Terraform reads edge and data secrets at plan time too: the pull-request planner (docs/adr/0013).
+        // Terraform reads edge and data secrets at plan time too: the pull-request planner (docs/adr/0014).
         readers: item.consumers.flatMap((c) => (c === "edge" || c === "data" ? [c, `${c}-plan`] : [c])),
         ...(item.rotationDays !== undefined ? { rotationDays: item.rotationDays } : {}),
       };

@@ -1,4 +1,4 @@
-/** The `ci` section: who deploys from CI (docs/adr/0013). Every rule, in every direction it can fail. */
+/** The `ci` section: who deploys from CI (docs/adr/0014). Every rule, in every direction it can fail. */
 import { describe, expect, it } from "vitest";
 import { validateConfig } from "../../config/load.ts";
 import { exampleRaw, PROBLEM_LINE, problemsOf } from "../support/config.ts";

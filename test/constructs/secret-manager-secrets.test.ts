@@ -34,7 +34,7 @@ function accountMember(accountId: string): string {
 const API = accountMember("plue-eso-api");
 const MIGRATE = accountMember("plue-eso-migrate");
 const CI = "serviceAccount:plue-ci@plue-example.iam.gserviceaccount.com";
-/** The read-only pull-request planner (docs/adr/0013): reads what Terraform reads at plan time. */
+/** The read-only pull-request planner (docs/adr/0014): reads what Terraform reads at plan time. */
 const PLANNER = "serviceAccount:plue-ci-plan@plue-example.iam.gserviceaccount.com";
 
 /** Members that hold accessor on the secret with logical id `id` (by reference or by full name). */
@@ -86,7 +86,11 @@ describe("SecretManagerSecrets in the secrets stack", () => {
       "consumer_data-plan": "true",
       consumer_migrate: "true",
     });
-    expect(secretsByName.get("origin-key")?.labels).toEqual({ secret_name: "origin-key", consumer_edge: "true", "consumer_edge-plan": "true" });
+    expect(secretsByName.get("origin-key")?.labels).toEqual({
+      secret_name: "origin-key",
+      consumer_edge: "true",
+      "consumer_edge-plan": "true",
+    });
   });
 
   it("describes each secret in its annotations", () => {
