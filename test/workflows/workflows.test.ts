@@ -188,8 +188,11 @@ describe("plan.yml", () => {
   const runs = (j: Job) => j.steps.map((s) => s.run ?? "").join("\n");
 
   it("tests, synthesizes and reviews against the target branch, then shows the review and uploads its SARIF", () => {
-    expect(runs(check)).toContain("npm ci");
-    expect(runs(check)).toContain("npm test");
+    // npm ci and npm test through the project's CI entry, which installs what the tests need first.
+    expect(runs(check)).toContain("sudo --preserve-env=PATH,CI bash .ci/run");
+    const entry = readFileSync(join(REPO_ROOT, ".ci", "run"), "utf8");
+    expect(entry).toMatch(/^npm ci --no-audit --no-fund$/m);
+    expect(entry).toMatch(/^npm test$/m);
     expect(runs(check)).toContain('npm run synth -- --env "$PLUE_ENV"');
     expect(runs(check)).toContain('npm run review -- --env "$PLUE_ENV" --base "origin/$BASE_REF"');
     expect(check.steps.find((s) => s.uses?.startsWith("actions/checkout@"))?.with?.["fetch-depth"]).toBe(0);
