@@ -8,11 +8,11 @@ import { grantPropagation, handBuiltIdentities, implicitDefaultIdentities } from
 import { controllerOwnedFields, serverManagedFields, unawaitedReadiness } from "./rules/kubernetes.ts";
 import { outOfBandInputs, plannedAfterPredecessors, sameStackReads } from "./rules/ordering.ts";
 import { noRenewalTrigger, replacedWhileInUse } from "./rules/replacement.ts";
-import { loadPlan, type PlanModel } from "./plan.ts";
+import { loadPlan, type PlanModel } from "../plan-model.ts";
 import type { Finding, Rule, Severity } from "./types.ts";
 
 export type { Finding, Rule, Severity } from "./types.ts";
-export { loadPlan, type PlanModel } from "./plan.ts";
+export { loadPlan, type PlanModel } from "../plan-model.ts";
 
 /** Every rule, in id order. */
 export const RULES: readonly Rule[] = [

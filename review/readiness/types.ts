@@ -1,5 +1,5 @@
 /** Types of the deploy-readiness check: findings and rules. */
-import type { PlanModel } from "./plan.ts";
+import type { PlanModel } from "../plan-model.ts";
 
 /**
  * How bad a finding is:

@@ -1,5 +1,5 @@
 /** Rules about the Google APIs the plan calls: enabled before use, and no retired values. */
-import { allBlocks, at, type Block, dependsTransitively, isLiteral, type PlanModel, transitiveDependencies } from "../plan.ts";
+import { allBlocks, at, type Block, dependsTransitively, isLiteral, type PlanModel, transitiveDependencies } from "../../plan-model.ts";
 import type { Finding, Rule } from "../types.ts";
 
 /** The services a Google resource type (or data source) calls, by type pattern. */

@@ -1,5 +1,5 @@
 /** Rules about where pods can run: node placement per zone, and pool capacity against quotas. */
-import { appliedObjects, at, blocksOfType, type Block, isLiteral, type Json } from "../plan.ts";
+import { appliedObjects, at, blocksOfType, type Block, isLiteral, type Json } from "../../plan-model.ts";
 import { allocatable, fitPerNode, machineShape } from "../../../lib/gke-capacity.ts";
 import { quantityValue } from "../../../lib/quantity.ts";
 import type { Finding, Rule } from "../types.ts";

@@ -10,7 +10,7 @@ import {
   type StackPlan,
   stringsIn,
   transitiveDependencies,
-} from "../plan.ts";
+} from "../../plan-model.ts";
 import type { Finding, Rule } from "../types.ts";
 
 /** `<account id>@<project>.iam.gserviceaccount.com` in any text. */

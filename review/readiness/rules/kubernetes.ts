@@ -3,7 +3,7 @@
  * `manifest/`): what the API server or a controller writes into fields the manifest also sets,
  * and what the apply waits for.
  */
-import { type AppliedObject, appliedObjects, at, dependsOn, type Json, type K8sObject } from "../plan.ts";
+import { type AppliedObject, appliedObjects, at, dependsOn, type Json, type K8sObject } from "../../plan-model.ts";
 import { canonicalQuantity } from "../../../lib/quantity.ts";
 import type { Finding, Rule } from "../types.ts";
 

@@ -12,7 +12,7 @@ import {
   type PlanModel,
   referencesIn,
   transitiveDependencies,
-} from "../plan.ts";
+} from "../../plan-model.ts";
 import type { Finding, Rule } from "../types.ts";
 
 /** How a data source identifies what it reads, and which resource type creates that. */

@@ -1,5 +1,5 @@
 /** Rules about resources that are replaced rather than updated, and credentials that expire. */
-import { blocksOfType, isLiteral, lifecycle, referrers, stackNamed } from "../plan.ts";
+import { blocksOfType, isLiteral, lifecycle, referrers, stackNamed } from "../../plan-model.ts";
 import type { Finding, Rule } from "../types.ts";
 
 /** Resource types replaced (not updated) when their content changes, as they are used here. */

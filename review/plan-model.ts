@@ -1,5 +1,5 @@
 /**
- * The synthesized plan as the readiness rules see it: every stack's `cdk.tf.json` (resources and
+ * The synthesized plan as the review rules (deploy readiness and posture) see it: every stack's `cdk.tf.json` (resources and
  * data sources, with their references and `depends_on`), the stack order from `manifest.json`, and
  * every chart object from `k8s/*.k8s.yaml`. Read once from a plan directory; the rules are pure
  * functions of this model.
