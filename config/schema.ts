@@ -340,6 +340,23 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
   }
 }
 
+/** A calendar date `YYYY-MM-DD` that exists. */
+const isoDate = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v), {
+  error: rule("is not a date", "Write it as YYYY-MM-DD, e.g. 2027-03-31."),
+});
+
+/**
+ * One accepted finding of the review (`npm run review`): the rule, the resource it names exactly as
+ * the review prints it (`<stack> <address>`, e.g. `cluster google_container_cluster.gke_cluster_C5D95197`),
+ * why it is accepted, and until when. An expired suppression fails the review.
+ */
+const suppression = z.strictObject({
+  rule: z.string().regex(/^[A-Z]+\d{2,3}$/, { error: rule("is not a review rule id", "Use the id the review prints, e.g. GKE15 or DR008.") }),
+  resource: z.string().min(3, { error: rule("is too short to name a resource", "Copy the resource as the review prints it: '<stack> <address>'.") }),
+  reason: z.string().min(10, { error: rule("is too short to be a reason", "Say why the finding is accepted (at least 10 characters).") }),
+  expires: isoDate,
+});
+
 /** The whole environment file. */
 export const configSchema = z
   .strictObject({
@@ -582,6 +599,12 @@ export const configSchema = z
         )
         .min(1),
     }),
+    /** The review's accepted findings (`npm run review`). */
+    review: z
+      .strictObject({
+        suppressions: z.array(suppression).default([]),
+      })
+      .default({ suppressions: [] }),
   })
   .superRefine(crossFieldRules, { when: () => true });
 

@@ -9,6 +9,7 @@ import { type Json, type K8sObject, loadPlan, type PlanModel, stackPlan, type Tf
 import { checkReadiness } from "../../review/readiness/index.ts";
 import { ALL_RULES, POSTURE_RULES, READINESS_AS_POSTURE } from "../../review/rules/index.ts";
 import type { Finding, ReviewContext } from "../../review/rules/types.ts";
+import { resourceKey } from "../../review/suppressions.ts";
 import { exampleConfig } from "../support/config.ts";
 import { planDir } from "../support/plan.ts";
 
@@ -96,7 +97,7 @@ function run(rule: string, ctx: ReviewContext): Finding[] {
   return r.check(ctx);
 }
 
-const where = (f: Finding[]) => [...new Set(f.map((x) => `${x.stack} ${x.address}`))].sort();
+const where = (f: Finding[]) => [...new Set(f.map(resourceKey))].sort();
 const isPool = (sandbox: boolean) => (b: any) => (b.node_config?.sandbox_config?.sandbox_type === "gvisor") === sandbox;
 const cluster = () => addr("google_container_cluster");
 const systemPool = () => addr("google_container_node_pool", isPool(false));
@@ -436,7 +437,7 @@ const CASES: Record<string, { readonly break: (d: Draft) => void; readonly at: (
         metadata: { name: "leak", namespace: "api" },
         stringData: { k: "v" },
       } as unknown as K8sObject),
-    at: () => ["undefined k8s/api.k8s.yaml: Secret api/leak"],
+    at: () => ["k8s/api.k8s.yaml: Secret api/leak"],
   },
   XL01: {
     break: (d) => d.object("PodTemplate", "runner", (o) => (o.template.spec.nodeSelector = { "plue.dev/pool": "sandbox" })),

@@ -1,0 +1,182 @@
+/**
+ * runReview over the real synthesized plan: exit codes, suppressions (valid, expired, unmatched),
+ * the four outputs, and the SARIF log validated against the OASIS SARIF 2.1.0 schema (vendored:
+ * test/review/fixtures/sarif-schema-2.1.0.json, see its README).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Ajv from "ajv-draft-04";
+import addFormats from "ajv-formats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PlueConfig } from "../../config/schema.ts";
+import { checkReadiness } from "../../review/readiness/index.ts";
+import type { ReviewReport } from "../../review/report/model.ts";
+import { ALL_RULES } from "../../review/rules/index.ts";
+import { resourceKey } from "../../review/suppressions.ts";
+import { runReview, type ReviewResult } from "../../review/run.ts";
+import { exampleConfig } from "../support/config.ts";
+import { planDir } from "../support/plan.ts";
+
+const work = mkdtempSync(join(tmpdir(), "plue-review-run-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+let n = 0;
+const out = () => join(work, `out-${++n}`);
+
+const config = exampleConfig();
+const withSuppressions = (suppressions: PlueConfig["review"]["suppressions"]): PlueConfig => ({ ...config, review: { suppressions } });
+
+/** Today's failing findings of the real plan: the apply-time traps of issue 11 (DR rules, error and warning). */
+const readinessFailures = () => checkReadiness(planDir()).filter((f) => f.severity !== "info");
+
+let first: ReviewResult;
+let report: ReviewReport;
+beforeAll(async () => {
+  first = await runReview({ synthDir: planDir(), config, outDir: out(), today: "2026-12-01" });
+  report = first.report as ReviewReport;
+});
+
+describe("runReview on the real plan", () => {
+  it("fails today only on the deploy-readiness traps the lead is fixing (every posture rule passes)", () => {
+    const failed = report.rules.filter((r) => r.status === "fail").map((r) => r.id);
+    expect(failed).toEqual([...new Set(readinessFailures().map((f) => f.rule))].sort());
+    expect(failed.every((id) => id.startsWith("DR"))).toBe(true);
+    expect(first.code).toBe(readinessFailures().length === 0 ? 0 : 1);
+    expect(report.rules.map((r) => r.id)).toEqual(ALL_RULES.map((r) => r.id));
+  });
+
+  it("names each failing rule and resource on the terminal, and the verdict", () => {
+    for (const f of readinessFailures()) expect(first.text).toContain(`${f.rule} ${resourceKey(f)}: `);
+    expect(first.text).toMatch(/\n\d+ rules: \d+ passed, \d+ failed; \d+ failing findings, \d+ notes, 0 suppressed\n/);
+    expect(first.text).toContain(first.code === 0 ? "review passed" : "review FAILED");
+  });
+
+  it("writes review.md, review.html, review.json and review.sarif", () => {
+    expect(first.outputs.map((o) => o.split("/").pop())).toEqual(["review.md", "review.html", "review.json", "review.sarif"]);
+    for (const o of first.outputs) expect(existsSync(o)).toBe(true);
+    const json = JSON.parse(readFileSync(first.outputs[2] as string, "utf8")) as ReviewReport;
+    expect(json.format).toBe("plue-review/1");
+    expect(json.summary.rules).toBe(ALL_RULES.length);
+    expect(json.findings.length).toBe(report.findings.length);
+    const md = readFileSync(first.outputs[0] as string, "utf8");
+    expect(md).toMatch(/^## Plue review: (passed|FAILED)\n/);
+    expect(md).toContain("| rule | severity | resource | finding | fix |");
+  });
+
+  it("is the same review twice (no clock, no absolute path in the outputs)", async () => {
+    const again = await runReview({ synthDir: planDir(), config, outDir: out(), today: "2026-12-01" });
+    for (const [i, o] of again.outputs.entries()) expect(readFileSync(o, "utf8")).toBe(readFileSync(first.outputs[i] as string, "utf8"));
+    for (const o of again.outputs) expect(readFileSync(o, "utf8")).not.toContain(work);
+  });
+
+  it("writes SARIF 2.1.0 that validates against the OASIS schema, one result per finding with file and line", () => {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "sarif-schema-2.1.0.json"), "utf8")));
+    const sarif = JSON.parse(readFileSync(first.outputs[3] as string, "utf8"));
+    expect(validate(sarif), JSON.stringify(validate.errors)).toBe(true);
+    expect(sarif.runs[0].tool.driver.rules).toHaveLength(ALL_RULES.length);
+    expect(sarif.runs[0].results).toHaveLength(report.findings.length);
+    const dr = sarif.runs[0].results.find((r: any) => r.ruleId === "DR012");
+    expect(dr.locations[0].physicalLocation.artifactLocation).toEqual({ uri: "stacks/cluster/cdk.tf.json", uriBaseId: "PLAN" });
+    const line = readFileSync(join(planDir(), "stacks", "cluster", "cdk.tf.json"), "utf8").split("\n")[
+      dr.locations[0].physicalLocation.region.startLine - 1
+    ];
+    expect(line?.trim()).toBe('"gke_cluster_C5D95197": {');
+  });
+
+  it("fails the schema check on a broken SARIF log (the validation can fail)", () => {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "sarif-schema-2.1.0.json"), "utf8")));
+    const sarif = JSON.parse(readFileSync(first.outputs[3] as string, "utf8"));
+    sarif.runs[0].results[0].level = "fatal";
+    expect(validate(sarif)).toBe(false);
+  });
+});
+
+describe("suppressions from the environment file", () => {
+  it("suppress every failing finding until their date: exit 0, each listed with its reason", async () => {
+    const sup = report.findings
+      .filter((f) => f.failing)
+      .map((f) => ({
+        rule: f.rule,
+        resource: f.resource,
+        reason: "accepted for the test until the lead's fix lands",
+        expires: "2026-12-31",
+      }));
+    const r = await runReview({ synthDir: planDir(), config: withSuppressions(sup), outDir: out(), today: "2026-12-31" });
+    expect(r.code).toBe(0);
+    expect(r.report?.summary.suppressed).toBe(sup.length);
+    expect(r.text).toContain("review passed");
+    expect(r.text).toContain(`suppressed (${sup.length}):`);
+    const sarif = JSON.parse(readFileSync(r.outputs[3] as string, "utf8"));
+    expect(sarif.runs[0].results.filter((x: any) => x.suppressions).length).toBe(sup.length);
+  });
+
+  it("fail the review once expired, naming the suppression, and stop covering the finding", async () => {
+    const f = report.findings.find((x) => x.failing);
+    if (!f) throw new Error("the real plan has no failing finding to suppress: use a broken copy here");
+    const sup = [{ rule: f.rule, resource: f.resource, reason: "accepted for the test", expires: "2026-11-30" }];
+    const r = await runReview({ synthDir: planDir(), config: withSuppressions(sup), outDir: out(), today: "2026-12-01" });
+    expect(r.code).toBe(1);
+    expect(r.text).toContain(`EXPIRED suppression ${f.rule} ${f.resource} (expired 2026-11-30)`);
+    expect(r.report?.summary.suppressed).toBe(0);
+    expect(r.report?.summary.expiredSuppressions).toBe(1);
+  });
+
+  it("report a suppression that matches nothing, without failing for it", async () => {
+    const all = report.findings
+      .filter((f) => f.failing)
+      .map((f) => ({ rule: f.rule, resource: f.resource, reason: "accepted for the test", expires: "2027-01-01" }));
+    const stale = {
+      rule: "GKE01",
+      resource: "cluster google_container_cluster.gone",
+      reason: "a cluster that no longer exists",
+      expires: "2027-01-01",
+    };
+    const r = await runReview({ synthDir: planDir(), config: withSuppressions([...all, stale]), outDir: out(), today: "2026-12-01" });
+    expect(r.code).toBe(0);
+    expect(r.text).toContain("unmatched suppression GKE01 cluster google_container_cluster.gone: matches no finding");
+    expect(r.report?.suppressions.unmatched).toEqual([stale]);
+  });
+});
+
+describe("usage errors (exit 2, nothing written)", () => {
+  it("no synthesized plan", async () => {
+    const dir = out();
+    const r = await runReview({ synthDir: join(work, "nothing"), config, outDir: dir });
+    expect(r).toEqual({
+      code: 2,
+      text: expect.stringContaining("holds no synthesized plan (got no manifest.json). Run `npm run synth -- --env example` first."),
+      outputs: [],
+    });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("--base and --plan together", async () => {
+    const r = await runReview({ synthDir: planDir(), config, base: "HEAD", terraformPlanDir: work, outDir: out() });
+    expect(r.code).toBe(2);
+    expect(r.text).toContain("--base and --plan exclude each other");
+  });
+
+  it("--base that is not a commit", async () => {
+    const r = await runReview({ synthDir: planDir(), config, base: "no-such-ref-anywhere", outDir: out() });
+    expect(r.code).toBe(2);
+    expect(r.text).toContain("--base: 'no-such-ref-anywhere' is not a commit of");
+  });
+
+  it("--plan directory without plans, and with a file that is not a Terraform plan", async () => {
+    const empty = join(work, "plans-empty");
+    mkdirSync(empty);
+    expect((await runReview({ synthDir: planDir(), config, terraformPlanDir: empty, outDir: out() })).text).toContain(
+      "holds no <stack>.json (got no file)",
+    );
+    const bad = join(work, "plans-bad");
+    mkdirSync(bad);
+    writeFileSync(join(bad, "cluster.json"), JSON.stringify({ format_version: "1.2" }));
+    const r = await runReview({ synthDir: planDir(), config, terraformPlanDir: bad, outDir: out() });
+    expect(r.code).toBe(2);
+    expect(r.text).toContain("cluster.json: has no 'resource_changes' (got format_version)");
+  });
+});
