@@ -351,8 +351,12 @@ const isoDate = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && new Da
  * why it is accepted, and until when. An expired suppression fails the review.
  */
 const suppression = z.strictObject({
-  rule: z.string().regex(/^[A-Z]+\d{2,3}$/, { error: rule("is not a review rule id", "Use the id the review prints, e.g. GKE15 or DR008.") }),
-  resource: z.string().min(3, { error: rule("is too short to name a resource", "Copy the resource as the review prints it: '<stack> <address>'.") }),
+  rule: z
+    .string()
+    .regex(/^[A-Z]+\d{2,3}$/, { error: rule("is not a review rule id", "Use the id the review prints, e.g. GKE15 or DR008.") }),
+  resource: z
+    .string()
+    .min(3, { error: rule("is too short to name a resource", "Copy the resource as the review prints it: '<stack> <address>'.") }),
   reason: z.string().min(10, { error: rule("is too short to be a reason", "Say why the finding is accepted (at least 10 characters).") }),
   expires: isoDate,
 });

@@ -104,11 +104,10 @@ export function formatMarkdown(r: ReviewReport): string {
   }
   const notes = r.findings.filter((f) => !f.failing && !f.suppressed);
   const suppressed = r.findings.filter((f) => f.suppressed);
-  if (notes.length > 0)
-    out.push("<details><summary>Notes (" + notes.length + ")</summary>", "", ...findingRows(notes), "", "</details>", "");
+  if (notes.length > 0) out.push(`<details><summary>Notes (${notes.length})</summary>`, "", ...findingRows(notes), "", "</details>", "");
   if (suppressed.length > 0) {
     out.push(
-      "<details><summary>Suppressed (" + suppressed.length + ")</summary>",
+      `<details><summary>Suppressed (${suppressed.length})</summary>`,
       "",
       "| rule | resource | until | reason |",
       "| --- | --- | --- | --- |",
@@ -117,7 +116,7 @@ export function formatMarkdown(r: ReviewReport): string {
       out.push(`| ${f.rule} | \`${cell(f.resource)}\` | ${f.suppressed?.expires} | ${cell(f.suppressed?.reason ?? "")} |`);
     out.push("", "</details>", "");
   }
-  out.push("<details><summary>Rules (" + r.rules.length + ")</summary>", "", "| rule | status | title |", "| --- | --- | --- |");
+  out.push(`<details><summary>Rules (${r.rules.length})</summary>`, "", "| rule | status | title |", "| --- | --- | --- |");
   for (const x of r.rules) out.push(`| ${x.id} | ${x.status} | ${cell(x.title)} |`);
   out.push("", "</details>", "");
   return out.join("\n");
