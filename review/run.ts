@@ -11,8 +11,9 @@ import type { PlueConfig } from "../config/schema.ts";
 import { planMatrix } from "./connectivity.ts";
 import { BaseError, synthesizeBase } from "./diff/base.ts";
 import { diffPlans, readTerraformPlans, type ResourceChange, statefulLosses } from "./diff/plan-diff.ts";
-import { appliedObjects, loadPlan, type PlanModel } from "./plan-model.ts";
-import { renderSvg, systemDot } from "./report/diagram.ts";
+import { loadPlan, type PlanModel } from "./plan-model.ts";
+import { objects } from "./rules/helpers.ts";
+import { loadGraphviz, renderSvg, systemDot } from "./report/diagram.ts";
 import { formatHtml } from "./report/html.ts";
 import type { ChangeSection, ReportedFinding, ReviewReport, RuleOutcome } from "./report/model.ts";
 import { type Locate, toSarif } from "./report/sarif.ts";
@@ -112,6 +113,8 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
       `'${options.synthDir}' holds no synthesized plan (got no manifest.json). Run \`npm run synth -- --env ${options.config.environment}\` first.`,
     );
   }
+  // The WASM compile of Graphviz runs while the plan is read and the rules run.
+  loadGraphviz().catch(() => undefined);
   const plan = loadPlan(options.synthDir);
   const today = options.today ?? new Date().toISOString().slice(0, 10);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(today)) return usage(`'today' is not a date (got ${today}). Write it as YYYY-MM-DD.`);
@@ -186,7 +189,7 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
     };
   });
   const rows = planMatrix(
-    appliedObjects(plan).map((a) => a.object),
+    objects(ctx).map((a) => a.object),
     options.config,
   );
   const failing = findings.filter((f) => f.failing).length;

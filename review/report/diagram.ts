@@ -66,8 +66,16 @@ export function systemDot(plan: PlanModel, rows: readonly (MatrixRow & { readonl
 
 let graphviz: Promise<Graphviz> | undefined;
 
+/**
+ * Starts loading Graphviz (compiling its WASM) once per process; call it early, so the compile
+ * overlaps the rules.
+ */
+export function loadGraphviz(): Promise<Graphviz> {
+  graphviz ??= Graphviz.load();
+  return graphviz;
+}
+
 /** Renders DOT to SVG with Graphviz (WASM; loaded once per process). */
 export async function renderSvg(dot: string): Promise<string> {
-  graphviz ??= Graphviz.load();
-  return (await graphviz).dot(dot, "svg");
+  return (await loadGraphviz()).dot(dot, "svg");
 }

@@ -137,9 +137,16 @@ export interface PodSpecRef {
   readonly label: string;
 }
 
-/** Every object the plan applies (see appliedObjects). */
+const appliedCache = new WeakMap<PlanModel, AppliedObject[]>();
+
+/** Every object the plan applies (see appliedObjects), computed once per plan. */
 export function objects(ctx: ReviewContext): AppliedObject[] {
-  return appliedObjects(ctx.plan);
+  let all = appliedCache.get(ctx.plan);
+  if (!all) {
+    all = appliedObjects(ctx.plan);
+    appliedCache.set(ctx.plan, all);
+  }
+  return all;
 }
 
 /** Objects of some kinds. */
