@@ -424,6 +424,19 @@ table.kubernetes_manifest = {
   tag: "v2.38.0",
 };
 
+// terraform_data is built into Terraform (terraform.io/builtin/terraform): only triggers_replace
+// replaces it; a changed input is an update.
+table.terraform_data = {
+  forceNew: new Set(["triggers_replace"]),
+  conditional: new Set(),
+  unresolved: [],
+  files: [
+    "https://developer.hashicorp.com/terraform/language/resources/terraform-data (triggers_replace: forces replacement when the value changes)",
+  ],
+  repo: "hashicorp/terraform",
+  tag: "builtin",
+};
+
 // --- output ------------------------------------------------------------------------------------
 
 const lines = [

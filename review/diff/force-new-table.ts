@@ -283,6 +283,11 @@ export const FORCE_NEW: Readonly<Record<string, ForceNewEntry>> = {
     conditional: [],
     source: "hashicorp/terraform-provider-kubernetes@v2.38.0: kubernetes/resource_kubernetes_service_account_v1.go, kubernetes/schema_metadata.go",
   },
+  "terraform_data": {
+    forceNew: ["triggers_replace"],
+    conditional: [],
+    source: "hashicorp/terraform@builtin: https://developer.hashicorp.com/terraform/language/resources/terraform-data (triggers_replace: forces replacement when the value changes)",
+  },
   "time_sleep": {
     forceNew: ["triggers"],
     conditional: [],

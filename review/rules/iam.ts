@@ -1,5 +1,6 @@
 /** IAM: who may do what, and only where the plan says so. */
-import { accessorMember } from "../../config/names.ts";
+import { esoIdentities, names, serviceAccountEmail } from "../../config/names.ts";
+import type { PlueConfig } from "../../config/schema.ts";
 import { SECRET_CONSUMERS, type SecretConsumer } from "../../config/secrets.ts";
 import { allBlocks, type Block, isLiteral, type PlanModel } from "../plan-model.ts";
 import { finding, get, nodeConfigs, projectOf, referenced, resourcesOf } from "./helpers.ts";
@@ -27,6 +28,16 @@ export function memberOf(plan: PlanModel, from: Block, value: string): string {
     if (/\.email\}$/.test(value)) return value.replace(/\$\{[^}]+\}/, email);
   }
   return value;
+}
+
+/**
+ * The IAM member that reads a secret for `consumer`: its External Secrets identity (api, migrate)
+ * or the CI deployer, which Terraform runs as at apply time (edge, data).
+ */
+export function accessorMember(config: PlueConfig, consumer: SecretConsumer): string {
+  return consumer === "api" || consumer === "migrate"
+    ? esoIdentities(config)[consumer].member
+    : `serviceAccount:${serviceAccountEmail(config, names(config).ciServiceAccount)}`;
 }
 
 const isProjectLevel = (type: string) => /^google_(project|folder|organization)_iam_(member|binding)$/.test(type);

@@ -50,7 +50,7 @@ export const noKeyMaterial: PostureRule = {
 };
 
 /** Argument names that carry secret values. */
-const SECRET_ARG = /(^|_)(password|secret_data|private_key|pem_private_key|client_key|api_key|token|secret)(_wo)?$/;
+const SECRET_ARG = /(^|_)(password|secret_data|private_key|pem_private_key|client_key|api_key|token|secret_string)(_wo)?$/;
 
 export const noLiteralSecrets: PostureRule = {
   id: "SEC02",

@@ -5,9 +5,9 @@
  * against this repository's own HEAD.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../lib/paths.ts";
 import { synthesizeBase } from "../../review/diff/base.ts";
@@ -202,8 +202,9 @@ describe("--plan: terraform show -json", () => {
 
 describe("the real --base path", () => {
   it("synthesizes this repository's HEAD with its own npm run synth in a temporary worktree, then removes it", () => {
-    const before = git(REPO_ROOT, "worktree", "list");
     const base = synthesizeBase("HEAD", REPO_ROOT, "example");
+    const worktree = dirname(base.planDir);
+    expect(git(REPO_ROOT, "worktree", "list")).toContain(worktree);
     try {
       expect(base.commit).toBe(git(REPO_ROOT, "rev-parse", "HEAD"));
       const plan = loadPlan(base.planDir);
@@ -212,6 +213,7 @@ describe("the real --base path", () => {
     } finally {
       base.cleanup();
     }
-    expect(git(REPO_ROOT, "worktree", "list")).toBe(before);
+    expect(git(REPO_ROOT, "worktree", "list")).not.toContain(worktree);
+    expect(existsSync(worktree)).toBe(false);
   });
 });

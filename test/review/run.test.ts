@@ -3,7 +3,7 @@
  * the four outputs, and the SARIF log validated against the OASIS SARIF 2.1.0 schema (vendored:
  * test/review/fixtures/sarif-schema-2.1.0.json, see its README).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv-draft-04";
@@ -11,7 +11,7 @@ import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlueConfig } from "../../config/schema.ts";
 import { checkReadiness } from "../../review/readiness/index.ts";
-import type { ReviewReport } from "../../review/report/model.ts";
+import type { ReportedFinding, ReviewReport } from "../../review/report/model.ts";
 import { ALL_RULES } from "../../review/rules/index.ts";
 import { resourceKey } from "../../review/suppressions.ts";
 import { runReview, type ReviewResult } from "../../review/run.ts";
@@ -77,12 +77,18 @@ describe("runReview on the real plan", () => {
     expect(validate(sarif), JSON.stringify(validate.errors)).toBe(true);
     expect(sarif.runs[0].tool.driver.rules).toHaveLength(ALL_RULES.length);
     expect(sarif.runs[0].results).toHaveLength(report.findings.length);
-    const dr = sarif.runs[0].results.find((r: any) => r.ruleId === "DR012");
-    expect(dr.locations[0].physicalLocation.artifactLocation).toEqual({ uri: "stacks/cluster/cdk.tf.json", uriBaseId: "PLAN" });
-    const line = readFileSync(join(planDir(), "stacks", "cluster", "cdk.tf.json"), "utf8").split("\n")[
-      dr.locations[0].physicalLocation.region.startLine - 1
+    const note = sarif.runs[0].results.find(
+      (r: any) => r.ruleId === "DR010" && r.message.text.startsWith("secrets google_secret_manager_secret.secrets_anthropic-api-key"),
+    );
+    expect(note.level).toBe("note");
+    expect(note.locations[0].physicalLocation.artifactLocation).toEqual({ uri: "stacks/secrets/cdk.tf.json", uriBaseId: "PLAN" });
+    expect(note.locations[0].logicalLocations[0].fullyQualifiedName).toMatch(
+      /^secrets google_secret_manager_secret\.secrets_anthropic-api-key_[0-9A-F]{8}$/,
+    );
+    const line = readFileSync(join(planDir(), "stacks", "secrets", "cdk.tf.json"), "utf8").split("\n")[
+      note.locations[0].physicalLocation.region.startLine - 1
     ];
-    expect(line?.trim()).toBe('"gke_cluster_C5D95197": {');
+    expect(line?.trim()).toMatch(/^"secrets_anthropic-api-key_[0-9A-F]{8}": \{$/);
   });
 
   it("fails the schema check on a broken SARIF log (the validation can fail)", () => {
@@ -96,16 +102,27 @@ describe("runReview on the real plan", () => {
 });
 
 describe("suppressions from the environment file", () => {
+  /** A copy of the real plan whose cluster lost deletion protection (GKE16 fails on it). */
+  let broken: string;
+  let failing: ReportedFinding[];
+  beforeAll(async () => {
+    broken = join(work, "broken-plan");
+    cpSync(planDir(), broken, { recursive: true });
+    const file = join(broken, "stacks", "cluster", "cdk.tf.json");
+    const tf = JSON.parse(readFileSync(file, "utf8"));
+    for (const c of Object.values(tf.resource.google_container_cluster) as Record<string, unknown>[]) c.deletion_protection = false;
+    writeFileSync(file, JSON.stringify(tf, null, 2));
+    const r = await runReview({ synthDir: broken, config, outDir: out(), today: "2026-12-01" });
+    failing = (r.report?.findings ?? []).filter((f) => f.failing);
+    expect(r.code).toBe(1);
+    expect(failing.map((f) => f.rule)).toContain("GKE16");
+  });
+  const suppress = (expires: string) =>
+    failing.map((f) => ({ rule: f.rule, resource: f.resource, reason: "accepted for the test until the fix lands", expires }));
+
   it("suppress every failing finding until their date: exit 0, each listed with its reason", async () => {
-    const sup = report.findings
-      .filter((f) => f.failing)
-      .map((f) => ({
-        rule: f.rule,
-        resource: f.resource,
-        reason: "accepted for the test until the lead's fix lands",
-        expires: "2026-12-31",
-      }));
-    const r = await runReview({ synthDir: planDir(), config: withSuppressions(sup), outDir: out(), today: "2026-12-31" });
+    const sup = suppress("2026-12-31");
+    const r = await runReview({ synthDir: broken, config: withSuppressions(sup), outDir: out(), today: "2026-12-31" });
     expect(r.code).toBe(0);
     expect(r.report?.summary.suppressed).toBe(sup.length);
     expect(r.text).toContain("review passed");
@@ -115,27 +132,27 @@ describe("suppressions from the environment file", () => {
   });
 
   it("fail the review once expired, naming the suppression, and stop covering the finding", async () => {
-    const f = report.findings.find((x) => x.failing);
-    if (!f) throw new Error("the real plan has no failing finding to suppress: use a broken copy here");
-    const sup = [{ rule: f.rule, resource: f.resource, reason: "accepted for the test", expires: "2026-11-30" }];
-    const r = await runReview({ synthDir: planDir(), config: withSuppressions(sup), outDir: out(), today: "2026-12-01" });
+    const sup = suppress("2026-11-30");
+    const r = await runReview({ synthDir: broken, config: withSuppressions(sup), outDir: out(), today: "2026-12-01" });
     expect(r.code).toBe(1);
-    expect(r.text).toContain(`EXPIRED suppression ${f.rule} ${f.resource} (expired 2026-11-30)`);
+    expect(r.text).toContain(`EXPIRED suppression GKE16 ${failing.find((f) => f.rule === "GKE16")?.resource} (expired 2026-11-30)`);
     expect(r.report?.summary.suppressed).toBe(0);
-    expect(r.report?.summary.expiredSuppressions).toBe(1);
+    expect(r.report?.summary.expiredSuppressions).toBe(sup.length);
   });
 
   it("report a suppression that matches nothing, without failing for it", async () => {
-    const all = report.findings
-      .filter((f) => f.failing)
-      .map((f) => ({ rule: f.rule, resource: f.resource, reason: "accepted for the test", expires: "2027-01-01" }));
     const stale = {
       rule: "GKE01",
       resource: "cluster google_container_cluster.gone",
       reason: "a cluster that no longer exists",
       expires: "2027-01-01",
     };
-    const r = await runReview({ synthDir: planDir(), config: withSuppressions([...all, stale]), outDir: out(), today: "2026-12-01" });
+    const r = await runReview({
+      synthDir: broken,
+      config: withSuppressions([...suppress("2027-01-01"), stale]),
+      outDir: out(),
+      today: "2026-12-01",
+    });
     expect(r.code).toBe(0);
     expect(r.text).toContain("unmatched suppression GKE01 cluster google_container_cluster.gone: matches no finding");
     expect(r.report?.suppressions.unmatched).toEqual([stale]);
