@@ -3,6 +3,8 @@
  * then runs the synth and the review (bench/review-run.mjs, a fresh process each, bundled the way
  * bin/synth.mjs bundles the synth) alternately N times, each under GNU time, and prints the median
  * wall and CPU (user+sys) seconds of both, and the review's own phases (module load, review).
+ * The review of an unchanged plan reuses its diagram from the cache (as the command does); the
+ * same review without the cache (Graphviz loaded and run) is timed beside it.
  *
  * Budget (issue 12): the review of an unchanged plan adds <= 1 s to the synth. Measure on a quiet
  * machine: on 2 cores, anything else running inflates both figures.
@@ -40,9 +42,12 @@ try {
   timed(["--max-semi-space-size=2", "bin/synth.mjs", "--out", plan]);
   const synth: Sample[] = [];
   const review: Sample[] = [];
+  const cold: Sample[] = [];
+  const cache = join(work, "cache");
   for (let i = 0; i < runs; i++) {
     synth.push(timed(["--max-semi-space-size=2", "bin/synth.mjs", "--out", join(work, "plan2")]));
-    review.push(timed(["bench/review-run.mjs", plan, join(work, "review")]));
+    cold.push(timed(["bench/review-run.mjs", plan, join(work, "review")]));
+    review.push(timed(["bench/review-run.mjs", plan, join(work, "review"), cache]));
   }
   const phases = review.map((s) => JSON.parse(s.out) as { modulesMs: number; reviewMs: number });
   const result = {
@@ -55,6 +60,7 @@ try {
       modulesMs: median(phases.map((p) => p.modulesMs)),
       reviewMs: median(phases.map((p) => p.reviewMs)),
     },
+    reviewWithoutDiagramCache: { wallS: median(cold.map((s) => s.wall)), cpuS: median(cold.map((s) => s.cpu)) },
   };
   if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
@@ -62,6 +68,7 @@ try {
       [
         `runs: ${runs} each, alternating (medians)`,
         `synth:  ${result.synth.wallS.toFixed(2)} s wall, ${result.synth.cpuS.toFixed(2)} s cpu, ${result.synth.peakMb.toFixed(0)} MB peak`,
+        `review without the diagram cache: ${result.reviewWithoutDiagramCache.wallS.toFixed(2)} s wall, ${result.reviewWithoutDiagramCache.cpuS.toFixed(2)} s cpu`,
         `review: ${result.review.wallS.toFixed(2)} s wall, ${result.review.cpuS.toFixed(2)} s cpu, ${result.review.peakMb.toFixed(0)} MB peak (modules ${result.review.modulesMs.toFixed(0)} ms, review ${result.review.reviewMs.toFixed(0)} ms)`,
         "",
       ].join("\n"),

@@ -2,7 +2,7 @@
 /**
  * The review as a fresh process, the way `bin/synth.mjs` runs the synth: bundles an entry that
  * calls runReview (esbuild, in memory, CommonJS) and runs it. Used by `bench/review-bench.ts`.
- * Usage: node bench/review-run.mjs <plan dir> <out dir>   (prints phase timings as JSON)
+ * Usage: node bench/review-run.mjs <plan dir> <out dir> [<diagram cache dir>]   (prints phase timings as JSON)
  */
 import { buildSync } from "esbuild";
 import Module from "node:module";
@@ -16,7 +16,7 @@ const t0 = performance.now();
 const { loadConfig } = require("../config/load.ts");
 const { runReview } = require("../review/run.ts");
 const t1 = performance.now();
-runReview({ synthDir: process.argv[2], outDir: process.argv[3], config: loadConfig("example"), today: "2026-12-01" }).then((r) => {
+runReview({ synthDir: process.argv[2], outDir: process.argv[3], config: loadConfig("example"), today: "2026-12-01", ...(process.argv[4] ? { diagramCacheDir: process.argv[4] } : {}) }).then((r) => {
   process.stdout.write(JSON.stringify({ code: r.code, modulesMs: t1 - t0, reviewMs: performance.now() - t1 }) + "\\n");
 });
 `;

@@ -13,7 +13,7 @@ import { BaseError, synthesizeBase } from "./diff/base.ts";
 import { diffPlans, readTerraformPlans, type ResourceChange, statefulLosses } from "./diff/plan-diff.ts";
 import { loadPlan, type PlanModel } from "./plan-model.ts";
 import { objects } from "./rules/helpers.ts";
-import { loadGraphviz, renderSvg, systemDot } from "./report/diagram.ts";
+import { loadGraphviz, renderSvg, svgCachePath, systemDot } from "./report/diagram.ts";
 import { formatHtml } from "./report/html.ts";
 import type { ChangeSection, ReportedFinding, ReviewReport, RuleOutcome } from "./report/model.ts";
 import { type Locate, toSarif } from "./report/sarif.ts";
@@ -42,6 +42,11 @@ export interface ReviewOptions {
   readonly knownSecrets?: readonly string[];
   /** How the plan directory is named in the outputs and SARIF URIs. @default synthDir relative to the current directory */
   readonly planLabel?: string;
+  /**
+   * Directory caching rendered diagrams by the hash of their DOT, so an unchanged plan skips
+   * Graphviz (the command passes node_modules/.cache/plue-review). @default - no cache: always render
+   */
+  readonly diagramCacheDir?: string;
   /** Rules to run. @default every rule */
   readonly rules?: readonly PostureRule[];
 }
@@ -113,8 +118,6 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
       `'${options.synthDir}' holds no synthesized plan (got no manifest.json). Run \`npm run synth -- --env ${options.config.environment}\` first.`,
     );
   }
-  // The WASM compile of Graphviz runs while the plan is read and the rules run.
-  loadGraphviz().catch(() => undefined);
   const plan = loadPlan(options.synthDir);
   const today = options.today ?? new Date().toISOString().slice(0, 10);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(today)) return usage(`'today' is not a date (got ${today}). Write it as YYYY-MM-DD.`);
@@ -160,9 +163,17 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
     }
   }
 
+  // The diagram first: when it is not cached, Graphviz loads (WASM compile) while the rules run.
+  const ctx = { plan, config: options.config, knownSecrets: options.knownSecrets ?? [] };
+  const rows = planMatrix(
+    objects(ctx).map((a) => a.object),
+    options.config,
+  );
+  const dot = systemDot(plan, rows);
+  if (!options.diagramCacheDir || !existsSync(svgCachePath(options.diagramCacheDir, dot))) loadGraphviz().catch(() => undefined);
+
   // The rules.
   const rules = options.rules ?? ALL_RULES;
-  const ctx = { plan, config: options.config, knownSecrets: options.knownSecrets ?? [] };
   const raw: Finding[] = rules.flatMap((r) => r.check(ctx));
   const outcome = applySuppressions(raw, options.config.review.suppressions, today);
   const suppressedBy = new Map(outcome.suppressed.map((s) => [s.finding, s.suppression]));
@@ -188,10 +199,6 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
       findings: mine.length,
     };
   });
-  const rows = planMatrix(
-    objects(ctx).map((a) => a.object),
-    options.config,
-  );
   const failing = findings.filter((f) => f.failing).length;
   const passed = failing === 0 && outcome.expired.length === 0;
   const planLabel = options.planLabel ?? (relative(process.cwd(), options.synthDir) || ".");
@@ -220,7 +227,7 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
   };
 
   // The outputs.
-  const svg = (await renderSvg(systemDot(plan, rows))).replace(/^<\?xml[^>]*>\s*/, "").replace(/^<!DOCTYPE[^>]*>\s*/, "");
+  const svg = (await renderSvg(dot, options.diagramCacheDir)).replace(/^<\?xml[^>]*>\s*/, "").replace(/^<!DOCTYPE[^>]*>\s*/, "");
   const outDir = options.outDir ?? join(options.synthDir, "review");
   const outputs = writeAll(outDir, {
     "review.md": formatMarkdown(report),

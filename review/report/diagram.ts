@@ -3,7 +3,10 @@
  * the synthesized NetworkPolicies allow (from the connectivity matrix), as Graphviz DOT rendered to
  * SVG by a WASM build of Graphviz (@hpcc-js/wasm-graphviz, offline).
  */
-import { Graphviz } from "@hpcc-js/wasm-graphviz";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Graphviz } from "@hpcc-js/wasm-graphviz";
 import type { PlanModel } from "../plan-model.ts";
 import type { MatrixRow } from "../netpol/index.ts";
 
@@ -67,15 +70,32 @@ export function systemDot(plan: PlanModel, rows: readonly (MatrixRow & { readonl
 let graphviz: Promise<Graphviz> | undefined;
 
 /**
- * Starts loading Graphviz (compiling its WASM) once per process; call it early, so the compile
- * overlaps the rules.
+ * Starts loading Graphviz (its module and WASM compile) once per process; call it early, so the
+ * work overlaps the rules.
  */
 export function loadGraphviz(): Promise<Graphviz> {
-  graphviz ??= Graphviz.load();
+  graphviz ??= import("@hpcc-js/wasm-graphviz").then((m) => m.Graphviz.load());
   return graphviz;
 }
 
-/** Renders DOT to SVG with Graphviz (WASM; loaded once per process). */
-export async function renderSvg(dot: string): Promise<string> {
-  return (await loadGraphviz()).dot(dot, "svg");
+/** Where a rendered DOT is cached: `<cacheDir>/<sha256 of the DOT>.svg`. */
+export function svgCachePath(cacheDir: string, dot: string): string {
+  return join(cacheDir, `${createHash("sha256").update(dot).digest("hex")}.svg`);
+}
+
+/**
+ * Renders DOT to SVG with Graphviz (WASM; loaded once per process). With `cacheDir`, an SVG
+ * rendered before from the same DOT is reused (Graphviz is then not loaded at all) and a new one
+ * is stored there.
+ */
+export async function renderSvg(dot: string, cacheDir?: string): Promise<string> {
+  const cached = cacheDir ? svgCachePath(cacheDir, dot) : undefined;
+  if (cached && existsSync(cached)) return readFileSync(cached, "utf8");
+  const svg = (await loadGraphviz()).dot(dot, "svg");
+  if (cacheDir && cached) {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(`${cached}.${process.pid}.tmp`, svg);
+    renameSync(`${cached}.${process.pid}.tmp`, cached);
+  }
+  return svg;
 }

@@ -3,7 +3,7 @@
  * the four outputs, and the SARIF log validated against the OASIS SARIF 2.1.0 schema (vendored:
  * test/review/fixtures/sarif-schema-2.1.0.json, see its README).
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv-draft-04";
@@ -11,6 +11,7 @@ import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlueConfig } from "../../config/schema.ts";
 import { checkReadiness } from "../../review/readiness/index.ts";
+import { renderSvg, svgCachePath } from "../../review/report/diagram.ts";
 import type { ReportedFinding, ReviewReport } from "../../review/report/model.ts";
 import { ALL_RULES } from "../../review/rules/index.ts";
 import { resourceKey } from "../../review/suppressions.ts";
@@ -156,6 +157,29 @@ describe("suppressions from the environment file", () => {
     expect(r.code).toBe(0);
     expect(r.text).toContain("unmatched suppression GKE01 cluster google_container_cluster.gone: matches no finding");
     expect(r.report?.suppressions.unmatched).toEqual([stale]);
+  });
+});
+
+describe("the diagram cache", () => {
+  it("renders into the cache on a miss and reuses the SVG of the same DOT on a hit", async () => {
+    const cacheDir = join(work, "diagram-cache");
+    const dot = 'digraph { "a" -> "b"; }\n';
+    const svg = await renderSvg(dot, cacheDir);
+    expect(svg).toContain("<svg");
+    expect(readFileSync(svgCachePath(cacheDir, dot), "utf8")).toBe(svg);
+    writeFileSync(svgCachePath(cacheDir, dot), "<svg><!-- from the cache --></svg>");
+    expect(await renderSvg(dot, cacheDir)).toBe("<svg><!-- from the cache --></svg>");
+    expect(await renderSvg('digraph { "a" -> "c"; }\n', cacheDir)).toContain("<svg");
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+  });
+
+  it("gives runReview the same page with and without the cache", async () => {
+    const cacheDir = join(work, "review-cache");
+    const a = await runReview({ synthDir: planDir(), config, outDir: out(), today: "2026-12-01", diagramCacheDir: cacheDir });
+    const b = await runReview({ synthDir: planDir(), config, outDir: out(), today: "2026-12-01", diagramCacheDir: cacheDir });
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+    expect(readFileSync(b.outputs[1] as string, "utf8")).toBe(readFileSync(a.outputs[1] as string, "utf8"));
+    expect(readFileSync(a.outputs[1] as string, "utf8")).toBe(readFileSync(first.outputs[1] as string, "utf8"));
   });
 });
 
