@@ -168,6 +168,16 @@ export const FORCE_NEW: Readonly<Record<string, ForceNewEntry>> = {
     conditional: [],
     source: "hashicorp/terraform-provider-google@v6.50.0: google/services/dns/resource_dns_record_set.go",
   },
+  "google_iam_workload_identity_pool": {
+    forceNew: ["project","workload_identity_pool_id"],
+    conditional: [],
+    source: "hashicorp/terraform-provider-google@v6.50.0: google/services/iambeta/resource_iam_workload_identity_pool.go",
+  },
+  "google_iam_workload_identity_pool_provider": {
+    forceNew: ["project","workload_identity_pool_id","workload_identity_pool_provider_id"],
+    conditional: [],
+    source: "hashicorp/terraform-provider-google@v6.50.0: google/services/iambeta/resource_iam_workload_identity_pool_provider.go",
+  },
   "google_kms_crypto_key": {
     forceNew: ["crypto_key_backend","destroy_scheduled_duration","import_only","key_ring","name","purpose","version_template.protection_level"],
     conditional: [],
@@ -183,6 +193,11 @@ export const FORCE_NEW: Readonly<Record<string, ForceNewEntry>> = {
     conditional: [],
     source: "hashicorp/terraform-provider-google@v6.50.0: google/services/kms/resource_kms_key_ring.go",
   },
+  "google_kms_key_ring_iam_member": {
+    forceNew: ["condition","condition.description","condition.expression","condition.title","key_ring_id","member","role"],
+    conditional: [],
+    source: "hashicorp/terraform-provider-google@v6.50.0: google/tpgiamresource/resource_iam_member.go",
+  },
   "google_network_security_server_tls_policy": {
     forceNew: ["mtls_policy.client_validation_mode","mtls_policy.client_validation_trust_config","name","project"],
     conditional: [],
@@ -192,6 +207,11 @@ export const FORCE_NEW: Readonly<Record<string, ForceNewEntry>> = {
     forceNew: ["project"],
     conditional: [],
     source: "hashicorp/terraform-provider-google@v6.50.0: google/tpgiamresource/resource_iam_audit_config.go",
+  },
+  "google_project_iam_custom_role": {
+    forceNew: ["project","role_id"],
+    conditional: [],
+    source: "hashicorp/terraform-provider-google@v6.50.0: google/services/resourcemanager/resource_google_project_iam_custom_role.go",
   },
   "google_project_iam_member": {
     forceNew: ["condition","condition.description","condition.expression","condition.title","member","project","role"],

@@ -1,5 +1,5 @@
 /** IAM: who may do what, and only where the plan says so. */
-import { esoIdentities, names, serviceAccountEmail } from "../../config/names.ts";
+import { esoIdentities, names, plannerMember, serviceAccountEmail } from "../../config/names.ts";
 import type { PlueConfig } from "../../config/schema.ts";
 import { SECRET_CONSUMERS, type SecretConsumer } from "../../config/secrets.ts";
 import { allBlocks, type Block, isLiteral, type PlanModel } from "../plan-model.ts";
@@ -31,13 +31,14 @@ export function memberOf(plan: PlanModel, from: Block, value: string): string {
 }
 
 /**
- * The IAM member that reads a secret for `consumer`: its External Secrets identity (api, migrate)
- * or the CI deployer, which Terraform runs as at apply time (edge, data).
+ * The IAM members that read a secret for `consumer`: its External Secrets identity (api, migrate),
+ * or the CI deployer and the pull-request planner, which Terraform runs as at apply and plan time
+ * (edge, data; docs/adr/0014).
  */
-export function accessorMember(config: PlueConfig, consumer: SecretConsumer): string {
+export function accessorMembers(config: PlueConfig, consumer: SecretConsumer): string[] {
   return consumer === "api" || consumer === "migrate"
-    ? esoIdentities(config)[consumer].member
-    : `serviceAccount:${serviceAccountEmail(config, names(config).ciServiceAccount)}`;
+    ? [esoIdentities(config)[consumer].member]
+    : [`serviceAccount:${serviceAccountEmail(config, names(config).ciServiceAccount)}`, plannerMember(config)];
 }
 
 const isProjectLevel = (type: string) => /^google_(project|folder|organization)_iam_(member|binding)$/.test(type);
@@ -99,7 +100,7 @@ export const secretConsumersOnly: PostureRule = {
           );
         const labels = (secret ? (get(secret.body, "labels") ?? {}) : {}) as Record<string, string>;
         const declared = SECRET_CONSUMERS.filter((c) => labels[`consumer_${c}`] === "true");
-        const allowed = new Set(declared.map((c: SecretConsumer) => accessorMember(ctx.config, c)));
+        const allowed = new Set(declared.flatMap((c: SecretConsumer) => accessorMembers(ctx.config, c)));
         const members = [b.body.member, ...(Array.isArray(b.body.members) ? b.body.members : [])]
           .filter((m): m is string => typeof m === "string")
           .map((m) => memberOf(ctx.plan, b, m));
@@ -160,7 +161,7 @@ export const noProjectImpersonation: PostureRule = {
 
 export const workloadIdentityMembers: PostureRule = {
   id: "IAM06",
-  title: "Workload Identity grants name one Kubernetes service account of this cluster",
+  title: "Workload Identity grants name one Kubernetes service account of this cluster, or an attribute-scoped federated principal",
   severity: "error",
   rationale:
     "roles/iam.workloadIdentityUser on a pool-wide or wrong-project member lets other pods (or clusters) act as the Google account",
@@ -173,6 +174,12 @@ export const workloadIdentityMembers: PostureRule = {
         g.members.flatMap((m) => {
           const mm = /^serviceAccount:([a-z0-9.-]+\.svc\.id\.goog)\[([a-z0-9-]+)\/([a-z0-9-]+)\]$/.exec(m);
           if (mm && pools.has(mm[1])) return [];
+          // Workload Identity Federation: one principal, or a set narrowed by an attribute of a pool of this plan.
+          const wif =
+            /^principal(Set)?:\/\/iam\.googleapis\.com\/(\$\{google_iam_workload_identity_pool\.[^}]+\}|projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/(subject|attribute\.[A-Za-z0-9_]+|group)\/[^*]+$/.exec(
+              m,
+            );
+          if (wif) return [];
           return [
             finding(
               workloadIdentityMembers,

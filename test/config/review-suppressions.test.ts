@@ -16,11 +16,14 @@ function withSuppression(s: Record<string, unknown>): Record<string, any> {
 }
 
 describe("review.suppressions", () => {
-  it("defaults to none, and the example environment accepts none", () => {
+  it("defaults to none; the example environment lists its accepted findings with reasons and dates", () => {
     const raw = exampleRaw();
     delete raw.review;
     expect(problemsOf(raw)).toEqual([]);
-    expect(exampleConfig().review).toEqual({ suppressions: [] });
+    expect(exampleConfig().review.suppressions.map((s) => [s.rule, s.resource, s.expires])).toEqual([
+      ["IAM05", "bootstrap google_project_iam_member.github_deployer-service-account-user_8654EBFB", "2027-05-31"],
+      ["IAM05", "bootstrap google_project_iam_member.github_deployer-service-account-admin_E75BB62E", "2027-05-31"],
+    ]);
   });
 
   it("accepts a complete suppression", () => {
