@@ -11,8 +11,9 @@ import { githubEnvironments, names, secretId } from "../config/names.ts";
 import { PUBLIC_CERT_FILES } from "../config/public-certs.ts";
 import { PLACEHOLDER, type PlueConfig, ZERO_DIGEST } from "../config/schema.ts";
 import { REQUIRED_SECRETS } from "../config/secrets.ts";
-import { checkPlan } from "./readiness/index.ts";
-import { type Json, loadPlan, type PlanModel } from "./readiness/plan.ts";
+import { ALL_RULES } from "./rules/index.ts";
+import { evaluateRules } from "./run.ts";
+import { type Json, loadPlan, type PlanModel } from "./plan-model.ts";
 import { readStacks, stackOrder } from "./stack-order.ts";
 
 /** One line of the checklist. */
@@ -222,15 +223,21 @@ export function checkStateBackend(config: PlueConfig, plan: PlanModel): Prefligh
   ]);
 }
 
-/** The deploy-readiness review (review/readiness) finds no error in the plan. */
-export function checkPosture(plan: PlanModel): PreflightItem {
-  const findings = checkPlan(plan);
-  const errors = findings.filter((f) => f.severity === "error");
+/**
+ * The posture review passes: every rule of `npm run review` (posture, cross-layer and deploy
+ * readiness) over the plan, with the environment's suppressions, as of `today` (YYYY-MM-DD).
+ */
+export function checkPosture(plan: PlanModel, config: PlueConfig, today: string): PreflightItem {
+  const { findings, outcome } = evaluateRules({ plan, config }, ALL_RULES, config.review.suppressions, today);
+  const failing = findings.filter((f) => f.failing);
   return item(
     "posture",
     "Posture review passing",
-    errors.map((f) => `${f.rule} ${f.stack ?? "-"} ${f.address}: ${f.message}`),
-    [`${findings.length} findings, none an error (${findings.filter((f) => f.severity === "warning").length} warnings)`],
+    [
+      ...failing.map((f) => `${f.rule} ${f.resource}: ${f.message}`),
+      ...outcome.expired.map((s) => `suppression of ${s.rule} for ${s.resource} expired on ${s.expires}`),
+    ],
+    [`${ALL_RULES.length} rules, ${findings.length} findings: none failing (${findings.filter((f) => f.suppressed).length} suppressed)`],
   );
 }
 
@@ -355,7 +362,7 @@ export function runPreflight(inputs: PreflightInputs): PreflightReport {
     checkSecrets(config, plan),
     checkCertificates(config, inputs.repoRoot, inputs.now, inputs.warnDays),
     checkStateBackend(config, plan),
-    checkPosture(plan),
+    checkPosture(plan, config, inputs.now.toISOString().slice(0, 10)),
     checkImages(plan),
     checkDeployIdentity(config, plan),
     checkDeployOrder(inputs.planDir),

@@ -19,8 +19,8 @@ import type { ChangeSection, ReportedFinding, ReviewReport, RuleOutcome } from "
 import { type Locate, toSarif } from "./report/sarif.ts";
 import { formatMarkdown, formatText } from "./report/text.ts";
 import { ALL_RULES } from "./rules/index.ts";
-import type { Finding, PostureRule } from "./rules/types.ts";
-import { applySuppressions, resourceKey } from "./suppressions.ts";
+import type { Finding, PostureRule, ReviewContext } from "./rules/types.ts";
+import { applySuppressions, resourceKey, type Suppression, type SuppressionOutcome } from "./suppressions.ts";
 
 /** What to review and where to write. */
 export interface ReviewOptions {
@@ -110,6 +110,39 @@ function writeAll(dir: string, files: Readonly<Record<string, string>>): string[
   return Object.keys(files).map((f) => join(dir, f));
 }
 
+/** The findings of `rules` over a plan, with the environment's suppressions applied. */
+export interface RuleEvaluation {
+  readonly findings: readonly ReportedFinding[];
+  readonly outcome: SuppressionOutcome;
+  /** No finding fails and no suppression has expired. */
+  readonly passed: boolean;
+}
+
+/**
+ * Runs `rules` over `ctx` and applies `suppressions` as of `today` (YYYY-MM-DD): the posture
+ * verdict the review prints and the preflight checklist gates on.
+ */
+export function evaluateRules(
+  ctx: ReviewContext,
+  rules: readonly PostureRule[],
+  suppressions: readonly Suppression[],
+  today: string,
+): RuleEvaluation {
+  const raw: Finding[] = rules.flatMap((r) => r.check(ctx));
+  const outcome = applySuppressions(raw, suppressions, today);
+  const suppressedBy = new Map(outcome.suppressed.map((s) => [s.finding, s.suppression]));
+  const findings: ReportedFinding[] = raw.map((f) => {
+    const s = suppressedBy.get(f);
+    return {
+      ...f,
+      resource: resourceKey(f),
+      failing: !s && f.severity !== "info",
+      ...(s ? { suppressed: { reason: s.reason, expires: s.expires } } : {}),
+    };
+  });
+  return { findings, outcome, passed: !findings.some((f) => f.failing) && outcome.expired.length === 0 };
+}
+
 /** Runs the review. Never throws for bad input (code 2 with the reason). */
 export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
   if (options.base !== undefined && options.terraformPlanDir !== undefined) return usage("--base and --plan exclude each other. Pass one.");
@@ -174,18 +207,7 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
 
   // The rules.
   const rules = options.rules ?? ALL_RULES;
-  const raw: Finding[] = rules.flatMap((r) => r.check(ctx));
-  const outcome = applySuppressions(raw, options.config.review.suppressions, today);
-  const suppressedBy = new Map(outcome.suppressed.map((s) => [s.finding, s.suppression]));
-  const findings: ReportedFinding[] = raw.map((f) => {
-    const s = suppressedBy.get(f);
-    return {
-      ...f,
-      resource: resourceKey(f),
-      failing: !s && f.severity !== "info",
-      ...(s ? { suppressed: { reason: s.reason, expires: s.expires } } : {}),
-    };
-  });
+  const { findings, outcome, passed } = evaluateRules(ctx, rules, options.config.review.suppressions, today);
   const ruleOutcomes: RuleOutcome[] = rules.map((r) => {
     const mine = findings.filter((f) => f.rule === r.id);
     const status = mine.some((f) => f.failing) ? "fail" : mine.some((f) => f.suppressed) ? "suppressed" : mine.length > 0 ? "note" : "pass";
@@ -200,7 +222,6 @@ export async function runReview(options: ReviewOptions): Promise<ReviewResult> {
     };
   });
   const failing = findings.filter((f) => f.failing).length;
-  const passed = failing === 0 && outcome.expired.length === 0;
   const planLabel = options.planLabel ?? (relative(process.cwd(), options.synthDir) || ".");
   const report: ReviewReport = {
     format: "plue-review/1",

@@ -24,7 +24,7 @@ import {
   formatPreflight,
   runPreflight,
 } from "../../review/preflight.ts";
-import { loadPlan } from "../../review/readiness/plan.ts";
+import { loadPlan } from "../../review/plan-model.ts";
 import { synthesizeTo } from "../support/build.ts";
 import { exampleConfig, exampleRaw } from "../support/config.ts";
 import { planDir } from "../support/plan.ts";
@@ -246,25 +246,28 @@ describe("preflight: state backend", () => {
 });
 
 describe("preflight: posture review", () => {
-  const network = { resource: { google_compute_network: { vpc: { name: "vpc", auto_create_subnetworks: false } } } };
-  it("passes when the readiness review finds no error", () => {
-    const service = (name: string) => ({ service: `${name}.googleapis.com`, disable_on_destroy: false });
-    const apis = { resource: { google_project_service: { compute: service("compute"), crm: service("cloudresourcemanager") } } };
-    const i = checkPosture(
-      loadPlan(fragmentPlan("posture-good", { apis: { deps: [], tf: apis }, network: { deps: ["apis"], tf: network } })),
-    );
-    expect(i).toMatchObject({ ok: true });
+  it("passes when every posture, cross-layer and readiness rule passes on the good environment's plan", () => {
+    const i = checkPosture(goodPlan, good, "2026-11-30");
+    expect(i.details).toEqual([expect.stringMatching(/^\d+ rules, \d+ findings: none failing \(2 suppressed\)$/)]);
+    expect(i.ok).toBe(true);
   });
 
-  it("fails naming each error the review finds (a retired GKE setting, DR012)", () => {
-    const cluster = {
-      resource: {
-        google_container_cluster: { gke: { name: "gke", security_posture_config: { vulnerability_mode: "VULNERABILITY_BASIC" } } },
-      },
-    };
-    const i = checkPosture(loadPlan(fragmentPlan("posture-bad", { cluster: { deps: [], tf: cluster } })));
+  it("fails naming each failing rule and resource (a retired GKE setting, DR012)", () => {
+    const dir = editedPlan("posture-bad", "cluster", (tf) => {
+      const cluster = Object.values(tf.resource.google_container_cluster)[0] as Record<string, any>;
+      cluster.security_posture_config = { mode: "BASIC", vulnerability_mode: "VULNERABILITY_BASIC" };
+    });
+    const i = checkPosture(loadPlan(dir), good, "2026-11-30");
     expect(i.ok).toBe(false);
-    expect(i.details.some((d) => d.startsWith("DR012 cluster google_container_cluster.gke:"))).toBe(true);
+    expect(i.details.some((d) => d.startsWith("DR012 cluster google_container_cluster."))).toBe(true);
+  });
+
+  it("fails when a suppression the environment relies on has expired", () => {
+    const suppressions = good.review.suppressions;
+    expect(suppressions.length).toBeGreaterThan(0);
+    const i = checkPosture(goodPlan, good, "2099-01-01");
+    expect(i.ok).toBe(false);
+    expect(i.details.filter((d) => d.startsWith("suppression of ")).length).toBe(suppressions.length);
   });
 });
 
