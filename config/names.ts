@@ -7,14 +7,17 @@
 import type { PlueConfig } from "./schema.ts";
 import { HOST_SECRET } from "./secrets.ts";
 
-/** Consumers that read secrets in the cluster, each through its own External Secrets identity. */
-export const ESO_CONSUMERS = ["api", "migrate"] as const;
+/**
+ * Consumers that read secrets in the cluster, each through its own External Secrets identity:
+ * the API, the schema Job, and the runners' egress gateway (the Anthropic API key only).
+ */
+export const ESO_CONSUMERS = ["api", "migrate", "egress"] as const;
 
 /** A consumer that reads secrets through External Secrets. */
 export type EsoConsumer = (typeof ESO_CONSUMERS)[number];
 
 /**
- * The identity External Secrets uses for one consumer: a Google service account (data stack),
+ * The identity External Secrets uses for one consumer: a Google service account (secrets stack),
  * the Kubernetes service account in the operator's namespace that impersonates it through
  * Workload Identity (platform stack), and the ClusterSecretStore that uses it (external-secrets chart).
  */
@@ -181,7 +184,7 @@ export function esoIdentities(config: PlueConfig): Readonly<Record<EsoConsumer, 
       store: `gcp-secret-manager-${consumer}`,
     };
   };
-  return { api: identity("api"), migrate: identity("migrate") };
+  return { api: identity("api"), migrate: identity("migrate"), egress: identity("egress") };
 }
 
 /** The database user the API and the schema Job connect as (password in Secret Manager). */

@@ -5,9 +5,9 @@
  * `<file>: '<field>' <problem> (got <value>). <fix>`.
  */
 import { z } from "zod";
-import { type Cidr, cidrsOverlap, parseCidr } from "../lib/cidr.ts";
+import { type Cidr, cidrAddress, cidrOffset, cidrSize, cidrsOverlap, parseCidr, parseIp } from "../lib/cidr.ts";
 import { podsPerNode } from "../lib/gke-capacity.ts";
-import { HOST_SECRET, REQUIRED_SECRETS, RESERVED_SECRET_ENVS, SECRET_CONSUMERS } from "./secrets.ts";
+import { ANTHROPIC_KEY_SECRET, ENV_CONSUMER, HOST_SECRET, REQUIRED_SECRETS, RESERVED_SECRET_ENVS, SECRET_CONSUMERS } from "./secrets.ts";
 
 /** Builds a message that the loader splits into the problem and its fix. */
 export function rule(problem: string, fix: string): string {
@@ -32,6 +32,10 @@ const cidr = (what: string) =>
 
 const anyCidr = z.string().refine((v) => parseCidr(v) !== undefined, {
   error: rule("is not an IPv4 or IPv6 CIDR block with its host bits clear", "Write it as a.b.c.d/n or x:y::/n."),
+});
+
+const ipv4 = z.string().refine((v) => parseIp(v)?.family === 4, {
+  error: rule("is not an IPv4 address", "Write it as a.b.c.d, e.g. 10.20.0.64."),
 });
 
 const hhmm = z.string().regex(HHMM, { error: rule("is not a time of day", "Write it as HH:MM in UTC, e.g. 03:00.") });
@@ -110,6 +114,70 @@ const BRANCH = /^(?!-)(?!\/)(?!.*\.\.)(?!.*\/\/)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9
 export const PLACEHOLDER = /(^|[^a-z])(example|placeholder|changeme|todo)([^a-z]|$)/i;
 /** An all-zero image digest (a placeholder). */
 export const ZERO_DIGEST = /@sha256:0{64}$/;
+
+/**
+ * Addresses of the service range that Kubernetes or GKE already give a Service, by offset from
+ * the range's network address: the `kubernetes` API Service takes the first usable address, and
+ * GKE gives kube-dns the tenth.
+ */
+const TAKEN_SERVICE_OFFSETS: ReadonlyMap<bigint, string> = new Map([
+  [0n, "is the service range's network address"],
+  [1n, "is the kubernetes API Service's address (the first of the service range)"],
+  [10n, "is kube-dns's address (GKE gives it the tenth of the service range)"],
+]);
+
+/**
+ * Size of the service range's lower band, which Kubernetes keeps for fixed `clusterIP`s and hands
+ * out dynamically only when the upper band is full: min(max(16, size / 16), 256) addresses.
+ * @see https://kubernetes.io/docs/concepts/services-networking/cluster-ip-allocation/
+ */
+export function staticServiceBand(size: bigint): bigint {
+  const sixteenth = size / 16n;
+  const atLeast = sixteenth > 16n ? sixteenth : 16n;
+  return atLeast < 256n ? atLeast : 256n;
+}
+
+/** The fixed Service addresses runners reach without DNS, by config path. */
+const FIXED_CLUSTER_IPS: readonly (readonly [string, string])[] = [
+  ["egressGateway", "clusterIP"],
+  ["api", "callbackClusterIP"],
+];
+
+/**
+ * Each fixed `clusterIP` must be an address the cluster can give that Service and no other: inside
+ * `network.serviceCidr`, in its static band, not an address Kubernetes or GKE already use, and not
+ * another fixed address.
+ */
+function fixedClusterIpRules(get: (...path: string[]) => unknown, add: (path: PropertyKey[], problem: string, fix: string) => void): void {
+  const v = get("network", "serviceCidr");
+  const range = typeof v === "string" ? parseCidr(v) : undefined;
+  if (range?.family !== 4) return;
+  const band = staticServiceBand(cidrSize(range));
+  const pick = `Pick an address from ${cidrAddress(range, 2n)} to ${cidrAddress(range, band - 1n)} (the static band of ${range.text}), not ${cidrAddress(range, 10n)}`;
+  const seen = new Map<string, string>();
+  for (const path of FIXED_CLUSTER_IPS) {
+    const ip = get(...path);
+    if (typeof ip !== "string" || parseIp(ip)?.family !== 4) continue;
+    const offset = cidrOffset(range, ip);
+    const taken = offset === undefined ? undefined : TAKEN_SERVICE_OFFSETS.get(offset);
+    if (offset === undefined) {
+      add([...path], `is outside 'network.serviceCidr' (${range.text})`, `${pick}.`);
+    } else if (taken !== undefined) {
+      add([...path], taken, `${pick}.`);
+    } else if (offset === cidrSize(range) - 1n) {
+      add([...path], "is the service range's broadcast address", `${pick}.`);
+    } else if (offset >= band) {
+      add(
+        [...path],
+        `is outside the static band of 'network.serviceCidr' (its first ${band} addresses): Kubernetes may give it to another Service first, and the apply fails`,
+        `${pick}.`,
+      );
+    } else if (seen.has(ip)) {
+      add([...path], `equals '${seen.get(ip)}'`, `Give each fixed Service its own address. ${pick}.`);
+    }
+    if (!seen.has(ip)) seen.set(ip, path.join("."));
+  }
+}
 
 /**
  * Rules that relate fields to each other, and the production-only rules. They run even when
@@ -216,6 +284,27 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
     }
   }
 
+  fixedClusterIpRules(get, add);
+
+  const gatewayPort = get("egressGateway", "port");
+  if (typeof gatewayPort === "number" && gatewayPort === get("egressGateway", "healthPort")) {
+    add(
+      ["egressGateway", "healthPort"],
+      "equals 'egressGateway.port'",
+      "Give the health endpoint its own port (the Service exposes only the proxy port).",
+    );
+  }
+  const routes = get("egressGateway", "routes");
+  if (Array.isArray(routes)) {
+    const seen = new Set<string>();
+    routes.forEach((r, i) => {
+      if (!r || typeof r !== "object") return;
+      const key = `${(r as Record<string, unknown>).method} ${(r as Record<string, unknown>).path}`;
+      if (seen.has(key)) add(["egressGateway", "routes", i], "repeats an earlier route", "List each method and path once.");
+      seen.add(key);
+    });
+  }
+
   const minR = get("api", "minReplicas");
   const maxR = get("api", "maxReplicas");
   if (typeof minR === "number" && typeof maxR === "number" && minR > maxR) {
@@ -263,6 +352,32 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
         );
       }
     }
+    for (const [name, item] of Object.entries(byName)) {
+      const consumers = item && typeof item === "object" && Array.isArray(item.consumers) ? (item.consumers as unknown[]) : [];
+      if (name === ANTHROPIC_KEY_SECRET) {
+        const others = consumers.filter((c) => c !== "egress");
+        if (others.length > 0) {
+          add(
+            ["secrets", "items", name, "consumers"],
+            `lists ${others.join(", ")}: only the egress gateway may read the Anthropic API key (whoever reads it can hand it to a runner)`,
+            "Set consumers to [egress]; runners reach the API through the gateway, which adds the key.",
+          );
+        }
+      } else if (consumers.includes("egress")) {
+        add(
+          ["secrets", "items", name, "consumers"],
+          `lists egress, which reads only '${ANTHROPIC_KEY_SECRET}'`,
+          "Remove egress: the gateway's identity may read no other secret.",
+        );
+      }
+      if (item && typeof item === "object" && item.env !== undefined && !consumers.includes(ENV_CONSUMER)) {
+        add(
+          ["secrets", "items", name, "env"],
+          `is set, but '${ENV_CONSUMER}' is not among the consumers (only the API's Secret has environment variables)`,
+          `Remove env, or add ${ENV_CONSUMER} to consumers.`,
+        );
+      }
+    }
     if (Object.hasOwn(byName, HOST_SECRET)) {
       add(["secrets", "items", HOST_SECRET], "is reserved (the plan writes the database's private IP there)", "Rename the secret.");
     }
@@ -286,15 +401,19 @@ function crossFieldRules(raw: unknown, ctx: z.RefinementCtx): void {
   if (get("production") !== true) return;
 
   // Production-only rules.
+  // Every image the plan runs: the platform's own, and the egress gateway's nginx.
   const images = get("images");
-  if (images && typeof images === "object") {
-    for (const [key, ref] of Object.entries(images)) {
-      if (typeof ref !== "string") continue;
-      if (!/@sha256:[a-f0-9]{64}$/.test(ref)) {
-        add(["images", key], "is not pinned by digest (production)", "Reference the image as registry/path@sha256:<digest>.");
-      } else if (ZERO_DIGEST.test(ref)) {
-        add(["images", key], "carries a placeholder digest (production)", "Use the digest of the published image.");
-      }
+  const imagePaths: PropertyKey[][] = [
+    ...(images && typeof images === "object" ? Object.keys(images).map((key) => ["images", key]) : []),
+    ["egressGateway", "image"],
+  ];
+  for (const path of imagePaths) {
+    const ref = valueAt(raw, path);
+    if (typeof ref !== "string") continue;
+    if (!/@sha256:[a-f0-9]{64}$/.test(ref)) {
+      add(path, "is not pinned by digest (production)", "Reference the image as registry/path@sha256:<digest>.");
+    } else if (ZERO_DIGEST.test(ref)) {
+      add(path, "carries a placeholder digest (production)", "Use the digest of the published image.");
     }
   }
   const placeholders: string[][] = [
@@ -453,6 +572,11 @@ export const configSchema = z
     api: z.strictObject({
       port: count(1024, 65535),
       callbackPort: count(1024, 65535),
+      /**
+       * Fixed address of the `api-callback` Service (the callback port only): runners have no DNS
+       * and reach it through a `hostAliases` entry. In `network.serviceCidr`'s static band.
+       */
+      callbackClusterIP: ipv4,
       minReplicas: count(2, 100),
       maxReplicas: count(2, 500),
       /** Path the probes and the load balancer's health check request. */
@@ -477,6 +601,47 @@ export const configSchema = z
       maxPods: count(1, 1000).default(5),
       /** Longest a runner pod may run, in seconds. */
       maxRuntimeSeconds: count(60, 86400).default(3600),
+    }),
+    /**
+     * The runners' egress gateway: an unprivileged nginx, the only way from a runner to the
+     * Anthropic API, holding its key (README, "Network"; docs/adr/0013).
+     */
+    egressGateway: z.strictObject({
+      /** An unprivileged nginx build (`nginxinc/nginx-unprivileged`), by digest in production. */
+      image,
+      /** Replicas, spread across zones (a PodDisruptionBudget keeps all but one). */
+      replicas: count(2, 20).default(2),
+      /** Fixed address of the gateway's Service: runners reach it through `hostAliases`. In `network.serviceCidr`'s static band. */
+      clusterIP: ipv4,
+      /** Port runners connect to (plain HTTP inside the cluster). */
+      port: count(1024, 65535).default(8080),
+      /** Port of the health endpoint (probes only; not in the Service). */
+      healthPort: count(1024, 65535).default(8081),
+      /** The allowlist: every other method or path is refused with 403 before anything reaches Anthropic. */
+      routes: z
+        .array(
+          z.strictObject({
+            method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE"], {
+              error: rule("is not an HTTP method the gateway can allow", "Use GET, POST, PUT, PATCH or DELETE."),
+            }),
+            path: z.string().regex(/^(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$/, {
+              error: rule(
+                "is not an exact, normalised path",
+                "Write it as /v1/messages: segments of letters, digits, '_', '-' and '.', none empty or starting with '.'.",
+              ),
+            }),
+          }),
+        )
+        .min(1, { error: rule("is empty", "Allow at least one method and path, e.g. POST /v1/messages.") }),
+      /** Largest request body in MiB; larger is refused (413) before any byte goes upstream. */
+      maxBodyMegabytes: count(1, 256).default(32),
+      /** Requests per minute per runner pod (per gateway replica), and the burst allowed above it; beyond is refused (429). */
+      rateLimit: z
+        .strictObject({ requestsPerMinute: count(1, 100000), burst: count(0, 10000) })
+        .default({ requestsPerMinute: 600, burst: 60 }),
+      /** Longest wait between two reads from Anthropic (a long generation, an SSE stream), in seconds. */
+      upstreamReadTimeoutSeconds: count(10, 3600).default(600),
+      resources: resources.default({ cpu: "250m", memory: "128Mi", ephemeralStorage: "1Gi" }),
     }),
     database: z.strictObject({
       version: z.enum(["POSTGRES_15", "POSTGRES_16", "POSTGRES_17"], {
@@ -540,9 +705,11 @@ export const configSchema = z
         z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, { error: rule("is not a secret name", "Use lowercase letters, digits and hyphens.") }),
         z.strictObject({
           description: z.string().min(1).max(200),
-          /** Who reads it: the API, the schema Job, or Terraform at apply time (edge). */
-          consumers: z.array(z.enum(SECRET_CONSUMERS, { error: rule("is not a consumer", "Use api, migrate, edge or data.") })).min(1),
-          /** Environment variable name in the consumer's Secret (api, migrate). */
+          /** Who reads it: the API, the schema Job, the egress gateway, or Terraform at apply time (edge, data). */
+          consumers: z
+            .array(z.enum(SECRET_CONSUMERS, { error: rule("is not a consumer", "Use api, migrate, egress, edge or data.") }))
+            .min(1),
+          /** Environment variable name in the API's Secret (consumer api only). */
           env: z
             .string()
             .regex(/^[A-Z][A-Z0-9_]*$/, { error: rule("is not an environment variable name", "Use UPPER_SNAKE_CASE.") })

@@ -78,3 +78,21 @@ export function cidrContains(block: Cidr, address: string): boolean {
   if (!ip || ip.family !== block.family) return false;
   return ip.value >= block.network && ip.value < block.network + size(block);
 }
+
+/** The address's position inside the block (0 = the network address), or undefined when it lies outside. */
+export function cidrOffset(block: Cidr, address: string): bigint | undefined {
+  if (!cidrContains(block, address)) return undefined;
+  return (parseIp(address) as { value: bigint }).value - block.network;
+}
+
+/** Number of addresses in the block. */
+export function cidrSize(block: Cidr): bigint {
+  return size(block);
+}
+
+/** The address `offset` places after the block's network address (IPv4 dotted or IPv6 hex groups, uncompressed). */
+export function cidrAddress(block: Cidr, offset: bigint): string {
+  const value = block.network + offset;
+  if (block.family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 255n)).join(".");
+  return Array.from({ length: 8 }, (_, i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(":");
+}
