@@ -4,16 +4,18 @@
  */
 import { App as K8sApp, type Chart } from "cdk8s";
 import { ApiChart, type ApiChartProps } from "../charts/api-chart.ts";
+import { EgressGatewayChart, type EgressGatewayChartProps } from "../charts/egress-gateway-chart.ts";
 import { ExternalSecretsChart, type ExternalSecretsChartProps, type SecretKeySource } from "../charts/external-secrets-chart.ts";
 import { NamespacesChart, type NamespacesChartProps } from "../charts/namespaces-chart.ts";
 import { NetworkPoliciesChart, type NetworkPoliciesChartProps } from "../charts/network-policies-chart.ts";
 import { RunnerSandboxChart, type RunnerSandboxChartProps } from "../charts/runner-sandbox-chart.ts";
 import { SchemaJobChart, type SchemaJobChartProps } from "../charts/schema-job-chart.ts";
 import { DB_USER, dbHostSecretId, type EsoConsumer, esoIdentities, names, secretId, serviceAccountEmail } from "../config/names.ts";
-import { DB_PASSWORD_SECRET } from "../config/secrets.ts";
+import { ANTHROPIC_KEY_SECRET, DB_PASSWORD_SECRET, ENV_CONSUMER } from "../config/secrets.ts";
 import type { PlueConfig } from "../config/schema.ts";
 import type { Migration } from "../db/migrations.ts";
 import { K8S } from "../lib/k8s-names.ts";
+import { quantityValue } from "../lib/quantity.ts";
 
 /** What the schema Job packages: the migrations, the runner script, and their hash. */
 export interface SchemaInputs {
@@ -28,6 +30,7 @@ export interface ChartProps {
   readonly runnerSandbox: RunnerSandboxChartProps;
   readonly networkPolicies: NetworkPoliciesChartProps;
   readonly externalSecrets: ExternalSecretsChartProps;
+  readonly egressGateway: EgressGatewayChartProps;
   readonly schemaJob: SchemaJobChartProps;
   readonly api: ApiChartProps;
 }
@@ -38,7 +41,7 @@ export interface ChartProps {
  * schema has already checked that no two entries write the same key.
  */
 function envSecrets(config: PlueConfig, consumer: EsoConsumer): SecretKeySource[] {
-  if (consumer !== "api") return [];
+  if (consumer !== ENV_CONSUMER) return [];
   return Object.keys(config.secrets.items)
     .sort()
     .flatMap((name) => {
@@ -62,6 +65,9 @@ export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps
     connection,
     data: envSecrets(config, c),
   });
+  const gateway = config.egressGateway;
+  const gatewayPods = { "app.kubernetes.io/name": K8S.apps.egressGateway };
+  const runnerPods = { "app.kubernetes.io/name": K8S.apps.runner };
   return {
     namespaces: { partOf },
     runnerSandbox: {
@@ -70,11 +76,14 @@ export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps
       resources: config.runner.resources,
       maxPods: config.runner.maxPods,
       maxRuntimeSeconds: config.runner.maxRuntimeSeconds,
+      gateway: { host: K8S.runnerHosts.gateway, clusterIP: gateway.clusterIP, port: gateway.port },
+      callback: { host: K8S.runnerHosts.callback, clusterIP: config.api.callbackClusterIP, port: config.api.callbackPort },
     },
     networkPolicies: {
       partOf,
       apiPort: config.api.port,
       callbackPort: config.api.callbackPort,
+      gateway: { namespace: K8S.namespaces.egress, podLabels: gatewayPods, port: gateway.port },
       ssh: config.api.ssh,
       nodeLocalDns: config.cluster.nodeLocalDns,
       privateServicesCidr: config.network.privateServicesCidr,
@@ -98,6 +107,39 @@ export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps
         // The runner reads no URL: the libpq variables (db/README.md).
         migrate: consumer("migrate", K8S.secrets.migrate, "Replace", "libpq"),
       },
+      // The gateway's ExternalSecret is in its own chart, in its own namespace.
+      storesOnly: {
+        egress: {
+          store: identities.egress.store,
+          kubernetesServiceAccount: identities.egress.kubernetesServiceAccount,
+          namespace: K8S.namespaces.egress,
+        },
+      },
+    },
+    egressGateway: {
+      partOf,
+      namespace: K8S.namespaces.egress,
+      image: gateway.image,
+      replicas: gateway.replicas,
+      clusterIP: gateway.clusterIP,
+      resources: gateway.resources,
+      proxy: {
+        port: gateway.port,
+        healthPort: gateway.healthPort,
+        // One worker per CPU of the container's limit (nginx's `auto` would count the node's).
+        workerProcesses: Math.max(1, Math.ceil(quantityValue(gateway.resources.cpu) ?? 1)),
+        routes: gateway.routes,
+        maxBodyMegabytes: gateway.maxBodyMegabytes,
+        rateLimit: gateway.rateLimit,
+        upstreamReadTimeoutSeconds: gateway.upstreamReadTimeoutSeconds,
+      },
+      apiKey: {
+        store: identities.egress.store,
+        remoteKey: secretId(config, ANTHROPIC_KEY_SECRET),
+        refreshInterval: config.externalSecrets.refreshInterval,
+      },
+      runners: { namespace: K8S.namespaces.runners, podLabels: runnerPods },
+      nodeLocalDns: config.cluster.nodeLocalDns,
     },
     schemaJob: {
       partOf,
@@ -113,6 +155,7 @@ export function chartProps(config: PlueConfig, schema: SchemaInputs): ChartProps
       image: config.images.api,
       port: config.api.port,
       callbackPort: config.api.callbackPort,
+      callbackClusterIP: config.api.callbackClusterIP,
       minReplicas: config.api.minReplicas,
       maxReplicas: config.api.maxReplicas,
       healthPath: config.api.healthPath,
@@ -139,6 +182,8 @@ export function buildCharts(config: PlueConfig, schema: SchemaInputs): Charts {
     new RunnerSandboxChart(k8s, "runner-sandbox", props.runnerSandbox),
     new NetworkPoliciesChart(k8s, "network-policies", props.networkPolicies),
     new ExternalSecretsChart(k8s, "external-secrets", props.externalSecrets),
+    // Before the API: runners can start only once their gateway is up (workloads stack).
+    new EgressGatewayChart(k8s, "egress-gateway", props.egressGateway),
     schemaJob,
     new ApiChart(k8s, "api", props.api),
   ];

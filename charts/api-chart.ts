@@ -38,6 +38,8 @@ export interface ApiChartProps {
   readonly port: number;
   /** Port runners call back on. */
   readonly callbackPort: number;
+  /** Fixed `clusterIP` of the callback Service (runners have no DNS: they reach it through `hostAliases`). */
+  readonly callbackClusterIP: string;
   /** Replicas the autoscaler keeps at least (the Deployment itself sets none: the autoscaler owns the count). */
   readonly minReplicas: number;
   /** Replicas the autoscaler may reach. */
@@ -56,8 +58,9 @@ export interface ApiChartProps {
  * The Plue API: a Deployment of at least two replicas spread across zones and never on the
  * gVisor pool, with restricted containers, probes, env from the Secret External Secrets
  * writes, a Workload Identity service account; a Service with a standalone NEG for the edge
- * load balancer; an HPA and a PodDisruptionBudget; and, when enabled, Git over SSH on a TCP
- * load balancer limited to configured source ranges.
+ * load balancer (the HTTP port only); a callback Service on a fixed cluster IP with the callback
+ * port only, which runners reach without DNS; an HPA and a PodDisruptionBudget; and, when
+ * enabled, Git over SSH on a TCP load balancer limited to configured source ranges.
  * @see https://cloud.google.com/kubernetes-engine/docs/how-to/standalone-neg
  */
 export class ApiChart extends Chart {
@@ -158,10 +161,20 @@ export class ApiChart extends Chart {
       spec: {
         type: "ClusterIP",
         selector: labels,
-        ports: [
-          { name: "http", port: a.port, targetPort: "http", protocol: "TCP" },
-          { name: "callback", port: a.callbackPort, targetPort: "callback", protocol: "TCP" },
-        ],
+        ports: [{ name: "http", port: a.port, targetPort: "http", protocol: "TCP" }],
+      },
+    });
+
+    // Runners call back here: a fixed address (their hostAliases entry), the callback port only.
+    k8s<IService>(this, "api-callback-service", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: K8S.apiCallbackService, namespace: ns },
+      spec: {
+        type: "ClusterIP",
+        clusterIP: a.callbackClusterIP,
+        selector: labels,
+        ports: [{ name: "callback", port: a.callbackPort, targetPort: "callback", protocol: "TCP" }],
       },
     });
 

@@ -10,6 +10,7 @@ import type { IProbe } from "kubernetes-models/v1/Probe";
 import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { ExternalSecretData } from "./external-secrets-chart.ts";
+import { K8S } from "../lib/k8s-names.ts";
 import { ANTHROPIC_API_HOST, ANTHROPIC_API_RANGES } from "../lib/ranges.ts";
 import { API_KEY_DIR, API_KEY_FILE, apiKeyIncludeTemplate, HEALTH_PATH, nginxConf, type NginxConfProps } from "./egress-gateway-nginx.ts";
 import { k8s } from "./k8s-object.ts";
@@ -23,10 +24,10 @@ import {
 } from "./restricted.ts";
 
 /** The gateway's workload name: Deployment, Service, PDB, service account, pod label. */
-export const EGRESS_GATEWAY = "egress-gateway";
+export const EGRESS_GATEWAY = K8S.apps.egressGateway;
 
 /** Secret (written by External Secrets) holding the rendered key include; also the ExternalSecret's name. */
-export const EGRESS_GATEWAY_SECRET = "egress-gateway-upstream-auth";
+export const EGRESS_GATEWAY_SECRET = K8S.secrets.egress;
 
 /** Field of the ExternalSecret's data that the key template reads. */
 export const API_KEY_FIELD = "anthropicApiKey";

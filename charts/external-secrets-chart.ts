@@ -106,6 +106,16 @@ export interface SecretConsumerProps {
   readonly data: readonly SecretKeySource[];
 }
 
+/** A consumer whose ExternalSecret lives in its own chart (the egress gateway's): only its store is made here. */
+export interface StoreOnlyConsumerProps {
+  /** ClusterSecretStore name. */
+  readonly store: string;
+  /** Kubernetes service account (in the operator's namespace) the store authenticates as. */
+  readonly kubernetesServiceAccount: string;
+  /** The only namespace that may use the store. */
+  readonly namespace: string;
+}
+
 /** The cluster whose Workload Identity the stores use. */
 export interface WorkloadIdentityCluster {
   readonly name: string;
@@ -146,6 +156,12 @@ export interface ExternalSecretsChartProps {
   readonly database: DatabaseConnection;
   /** Consumers by a stable name (construct ids derive from it): stores first, then ExternalSecrets, in key order. */
   readonly consumers: Readonly<Record<string, SecretConsumerProps>>;
+  /**
+   * Consumers whose ExternalSecret is in their own chart, by a stable name (construct ids derive
+   * from it): only their store is made here (after the others), usable from their namespace only.
+   * @default - none
+   */
+  readonly storesOnly?: Readonly<Record<string, StoreOnlyConsumerProps>>;
 }
 
 /**
@@ -153,7 +169,9 @@ export interface ExternalSecretsChartProps {
  * Manager through Workload Identity, as that consumer's own Kubernetes service account, usable
  * from the `api` namespace only), and one `ExternalSecret` per consumer writing its Secret:
  * `api-env` (every API secret under its env name, plus `DATABASE_URL`) and `schema-migrate-env`
- * (the libpq variables `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE` only). The operator, its namespace and the service accounts are in the platform
+ * (the libpq variables `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE` only);
+ * and the stores of consumers whose ExternalSecret is elsewhere (the egress gateway's, usable from
+ * its namespace only). The operator, its namespace and the service accounts are in the platform
  * stack; the Google service accounts and per-secret IAM in the data stack.
  *
  * The Workload Identity fields name the cluster exactly as the cluster stack creates it (name,
@@ -167,14 +185,18 @@ export class ExternalSecretsChart extends Chart {
     const namespace = props.namespace;
     const consumers = Object.entries(props.consumers);
 
-    for (const [key, consumer] of consumers) {
+    const stores = [
+      ...consumers.map(([key, consumer]) => [key, consumer, namespace] as const),
+      ...Object.entries(props.storesOnly ?? {}).map(([key, consumer]) => [key, consumer, consumer.namespace] as const),
+    ];
+    for (const [key, consumer, allowed] of stores) {
       new ApiObject(this, `store-${key}`, {
         apiVersion: EXTERNAL_SECRETS_API,
         kind: "ClusterSecretStore",
         metadata: { name: consumer.store },
         spec: {
-          // Only the consumers' namespace may use the store.
-          conditions: [{ namespaces: [namespace] }],
+          // Only the consumer's namespace may use the store.
+          conditions: [{ namespaces: [allowed] }],
           provider: {
             gcpsm: {
               projectID: props.projectId,

@@ -8,7 +8,7 @@ import { k8s } from "./k8s-object.ts";
 type ILabelSelector = NonNullable<INetworkPolicy["spec"]>["podSelector"];
 import { K8S } from "../lib/k8s-names.ts";
 import { DNS_PORTS, dnsPeers, tcp } from "../lib/network-policy.ts";
-import { ANTHROPIC_API_HOST, ANTHROPIC_API_RANGES, GOOGLE_API_VIPS, GOOGLE_LB_RANGES, METADATA_SERVER_IP } from "../lib/ranges.ts";
+import { GOOGLE_API_VIPS, GOOGLE_LB_RANGES, METADATA_SERVER_IP } from "../lib/ranges.ts";
 
 /** Git over SSH as the API serves it. */
 export interface SshIngress {
@@ -28,9 +28,15 @@ export interface NetworkPoliciesChartProps {
   readonly apiPort: number;
   /** The API's runner callback port. */
   readonly callbackPort: number;
+  /** The egress gateway runners reach the Anthropic API through: its namespace, pod labels and proxy port. */
+  readonly gateway: {
+    readonly namespace: string;
+    readonly podLabels: Readonly<Record<string, string>>;
+    readonly port: number;
+  };
   /** Git over SSH ingress. */
   readonly ssh: SshIngress;
-  /** Also allow the NodeLocal DNS cache address for DNS. */
+  /** Also allow the NodeLocal DNS cache address for the API's DNS. */
   readonly nodeLocalDns: boolean;
   /** Cloud SQL's private services range (the API's database egress). */
   readonly privateServicesCidr: string;
@@ -40,9 +46,9 @@ export interface NetworkPoliciesChartProps {
 
 /**
  * The allowed flows, on top of the default-deny policy in every namespace (namespaces chart).
- * Runner pods reach DNS, `api.anthropic.com:443` (by name through a GKE FQDNNetworkPolicy, and
- * by Anthropic's published ranges through a NetworkPolicy, so the rule holds on any dataplane)
- * and the API's callback port — nothing else: not the metadata server, the database, other
+ * Runner pods reach the egress gateway's proxy port (their only way to `api.anthropic.com`; the
+ * gateway chart holds its own policies) and the API's callback port — nothing else: no DNS (an
+ * exfiltration channel), not Anthropic directly, not the metadata server, the database, other
  * namespaces, or the internet. Nothing reaches a runner. The API accepts the load balancer on
  * its port and runners on the callback port, and reaches DNS, Cloud SQL, Google APIs, the
  * metadata server (Workload Identity) and the Kubernetes API (to start runners).
@@ -72,10 +78,19 @@ export class NetworkPoliciesChart extends Chart {
         spec: { podSelector, policyTypes: ["Ingress"], ingress: rules },
       });
 
-    // --- runners: egress only, no ingress rule at all ------------------------------------
-    egress("runner-egress-dns", runners, runnerPods, [dns]);
-    egress("runner-egress-anthropic", runners, runnerPods, [
-      { to: ANTHROPIC_API_RANGES.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(443)] },
+    // --- runners: egress to two pods only, no DNS, no ingress rule at all ------------------
+    // (A Service's cluster IP is translated to the pod before policy applies: these rules name
+    // the pods and their ports, which the Services' ports equal.)
+    egress("runner-egress-gateway", runners, runnerPods, [
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.gateway.namespace } },
+            podSelector: { matchLabels: { ...props.gateway.podLabels } },
+          },
+        ],
+        ports: [tcp(props.gateway.port)],
+      },
     ]);
     egress("runner-egress-api-callback", runners, runnerPods, [
       {
@@ -83,15 +98,6 @@ export class NetworkPoliciesChart extends Chart {
         ports: [tcp(props.callbackPort)],
       },
     ]);
-    k8s(this, "runners-runner-egress-anthropic-fqdn", {
-      apiVersion: "networking.gke.io/v1alpha1",
-      kind: "FQDNNetworkPolicy",
-      metadata: { name: "runner-egress-anthropic-fqdn", namespace: runners },
-      spec: {
-        podSelector: runnerPods,
-        egress: [{ matches: [{ name: ANTHROPIC_API_HOST }], ports: [{ protocol: "TCP", port: 443 }] }],
-      },
-    });
 
     // --- api ----------------------------------------------------------------------------
     ingress("api-ingress-load-balancer", api, apiPods, [

@@ -10,6 +10,7 @@ import type { IValidatingAdmissionPolicy } from "kubernetes-models/admissionregi
 import type { IValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import { K8S } from "../lib/k8s-names.ts";
 import { k8s } from "./k8s-object.ts";
+import { RUNNER_DNS_NAMESERVER, RUNNER_SECRET_RULES } from "./runner-secret-rules.ts";
 import {
   type ContainerResources,
   guaranteedResources,
@@ -17,6 +18,16 @@ import {
   restrictedPodSecurityContext,
   SANDBOX_TOLERATION,
 } from "./restricted.ts";
+
+/** A Service runners reach without DNS: a host name mapped by `hostAliases` to its fixed cluster IP. */
+export interface RunnerPeer {
+  /** The host name runner code uses (a `hostAliases` entry). */
+  readonly host: string;
+  /** The Service's fixed `clusterIP`. */
+  readonly clusterIP: string;
+  /** The Service's port. */
+  readonly port: number;
+}
 
 /** Props of {@link RunnerSandboxChart}. */
 export interface RunnerSandboxChartProps {
@@ -30,7 +41,14 @@ export interface RunnerSandboxChartProps {
   readonly maxPods: number;
   /** Longest a runner pod may run, in seconds (activeDeadlineSeconds, enforced by admission). */
   readonly maxRuntimeSeconds: number;
+  /** The egress gateway: the runners' only way to the Anthropic API (`ANTHROPIC_BASE_URL`). */
+  readonly gateway: RunnerPeer;
+  /** The API's callback Service (`CALLBACK_URL`). */
+  readonly callback: RunnerPeer;
 }
+
+/** Environment variables of the runner template that name where runners connect. */
+export const RUNNER_ENV = { anthropicBaseUrl: "ANTHROPIC_BASE_URL", callbackUrl: "CALLBACK_URL" } as const;
 
 /** Name of the PodTemplate the API copies to start agent and workflow pods. */
 export const RUNNER_POD_TEMPLATE = "runner";
@@ -170,10 +188,12 @@ function podAdmissionPolicy(scope: Construct, id: string, props: PodAdmissionPol
 /**
  * The runner sandbox in the `runners` namespace: the hardened pod template the API uses to
  * start agent and workflow pods (gVisor, sandbox pool, restricted security context, limits,
- * no service-account token), and the enforcement around it — a ValidatingAdmissionPolicy that
- * rejects any runner pod that drifts from it, a second one that keeps every other Plue pod off
- * the gVisor pool, a ResourceQuota and LimitRange, and RBAC that lets only the API's service
- * account manage runner pods (nothing cluster-wide).
+ * no service-account token, no DNS: `dnsPolicy: None` with only the pod's own loopback as
+ * nameserver, and the egress gateway and the API callback reached by fixed addresses through
+ * `hostAliases`), and the enforcement around it — a ValidatingAdmissionPolicy that rejects any
+ * runner pod that drifts from it (or references a Secret or a token, or asks for DNS), a second
+ * one that keeps every other Plue pod off the gVisor pool, a ResourceQuota and LimitRange, and
+ * RBAC that lets only the API's service account manage runner pods (nothing cluster-wide).
  * @see https://cloud.google.com/kubernetes-engine/docs/how-to/sandbox-pods
  * @see https://kubernetes.io/docs/reference/access-authn-authz/validating-admission-policy/
  */
@@ -212,11 +232,24 @@ export class RunnerSandboxChart extends Chart {
           activeDeadlineSeconds: props.maxRuntimeSeconds,
           terminationGracePeriodSeconds: 30,
           securityContext: restrictedPodSecurityContext(),
+          // No DNS (an exfiltration channel: <data>.attacker.example): the only nameserver is the
+          // pod's own loopback, where nothing answers; the two peers a runner has are fixed entries.
+          dnsPolicy: "None",
+          dnsConfig: { nameservers: [RUNNER_DNS_NAMESERVER] },
+          hostAliases: [
+            { ip: props.gateway.clusterIP, hostnames: [props.gateway.host] },
+            { ip: props.callback.clusterIP, hostnames: [props.callback.host] },
+          ],
           containers: [
             {
               name: "runner",
               image: props.image,
               imagePullPolicy: "IfNotPresent",
+              // Plain HTTP inside the cluster: the gateway adds the key and speaks TLS to Anthropic.
+              env: [
+                { name: RUNNER_ENV.anthropicBaseUrl, value: `http://${props.gateway.host}:${props.gateway.port}` },
+                { name: RUNNER_ENV.callbackUrl, value: `http://${props.callback.host}:${props.callback.port}` },
+              ],
               securityContext: restrictedContainerSecurityContext(),
               resources: guaranteedResources(r),
               volumeMounts: [
@@ -236,7 +269,8 @@ export class RunnerSandboxChart extends Chart {
     podAdmissionPolicy(this, "runner-policy", {
       name: RUNNER_POLICY,
       variables: [{ name: "containers", expression: CONTAINERS }],
-      rules: runnerPodRules(props.maxRuntimeSeconds),
+      // The template's settings, then no Secret, no token and no DNS in any form.
+      rules: [...runnerPodRules(props.maxRuntimeSeconds), ...RUNNER_SECRET_RULES],
       namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
     });
 

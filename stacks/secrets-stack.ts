@@ -1,6 +1,6 @@
 import type { Construct } from "constructs";
 import { dbHostSecretId, ESO_CONSUMERS, esoIdentities, names, plannerMember, secretId, serviceAccountEmail } from "../config/names.ts";
-import { HOST_SECRET } from "../config/secrets.ts";
+import { DATABASE_CONSUMERS, HOST_SECRET } from "../config/secrets.ts";
 import { SecretManagerSecrets, type SecretSpec } from "../constructs/secret-manager-secrets.ts";
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 
@@ -35,8 +35,9 @@ export class SecretsStack extends PlueStack {
         ...(item.rotationDays !== undefined ? { rotationDays: item.rotationDays } : {}),
       };
     }
-    // Both in-cluster consumers build their connection string from the instance's address.
-    secrets[HOST_SECRET] = { secretId: dbHostSecretId(config), description: HOST_SECRET_DESCRIPTION, readers: [...ESO_CONSUMERS] };
+    // The API and the schema Job build their connection string from the instance's address (the
+    // egress gateway does not: it reads the Anthropic API key only).
+    secrets[HOST_SECRET] = { secretId: dbHostSecretId(config), description: HOST_SECRET_DESCRIPTION, readers: [...DATABASE_CONSUMERS] };
 
     this.secrets = new SecretManagerSecrets(this, "secrets", {
       projectId: config.project.id,

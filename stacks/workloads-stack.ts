@@ -6,6 +6,7 @@ import { Manifest, type ManifestConfig } from "@cdktf/provider-kubernetes/lib/ma
 import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { clusterAccess } from "../constructs/cluster-access.ts";
 import { names } from "../config/names.ts";
+import { K8S } from "../lib/k8s-names.ts";
 
 /** Props of {@link WorkloadsStack}. */
 export interface WorkloadsStackProps extends PlueStackProps {
@@ -55,6 +56,20 @@ export function applyOptions(o: K8sObject, isSchemaJob: boolean): Partial<Manife
   return {};
 }
 
+/**
+ * Kinds a Deployment's pods need, or start behind, in their own namespace: their service account,
+ * configuration, credentials and network policies.
+ */
+export const POD_PREREQUISITE_KINDS = ["ServiceAccount", "ConfigMap", "ExternalSecret", "NetworkPolicy", "FQDNNetworkPolicy"] as const;
+
+/** The Deployment that starts runner pods (the API): it rolls out last. */
+export function startsRunners(o: {
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+}): boolean {
+  return o.kind === "Deployment" && o.metadata.namespace === K8S.namespaces.api && o.metadata.name === K8S.apps.api;
+}
+
 /** Stable Terraform id of an object: renaming it would destroy and recreate the object. */
 export function manifestId(chartId: string, o: K8sObject): string {
   return [chartId, o.kind.toLowerCase(), o.metadata.namespace ?? "cluster", o.metadata.name].join("-").replace(/[^A-Za-z0-9_-]/g, "_");
@@ -64,9 +79,11 @@ export function manifestId(chartId: string, o: K8sObject): string {
  * The `workloads` stack: every object of every chart as one `kubernetes_manifest`, applied
  * through the cluster's IAM-authenticated DNS endpoint. Ordering: namespaces first; objects
  * that use the platform stack's CRDs come after that stack (stack dependency); each admission
- * policy binding after its policy; the schema Job after its ExternalSecret and NetworkPolicy,
- * and it is waited for (`Complete`); the API Deployment after everything else, so no runner
- * can start before its guardrails exist.
+ * policy binding after its policy; each ExternalSecret after its store; the schema Job after its
+ * ExternalSecret and NetworkPolicy, and it is waited for (`Complete`); every Deployment after its
+ * own chart's service accounts, ConfigMaps, ExternalSecrets and network policies; the API
+ * Deployment after everything else — every runner guardrail and the egress gateway, rolled out —
+ * so no runner can start before its guardrails and its only way out exist.
  * @see https://registry.terraform.io/providers/hashicorp/kubernetes/latest/docs/resources/manifest
  */
 export class WorkloadsStack extends PlueStack {
@@ -102,11 +119,20 @@ export class WorkloadsStack extends PlueStack {
         // The Job runs only with its credentials and its network policies in place.
         deps.push(...where((x) => (x.kind === "ExternalSecret" || x.kind === "NetworkPolicy") && x.metadata.namespace === ns));
       }
-      if (o.kind === "Deployment") {
+      if (startsRunners(o)) {
         // The API starts runner pods: every guardrail (admission policies, quota, RBAC, network
-        // policies), its secrets and the schema Job come first — every other chart's objects,
-        // and its own service account.
+        // policies), the egress gateway (rolled out), its secrets and the schema Job come first —
+        // every other chart's objects, and its own service account.
         deps.push(...where((x, c) => c !== chart || x.kind === "ServiceAccount"));
+      } else if (o.kind === "Deployment") {
+        // Any other Deployment (the egress gateway) starts behind its own policies, with its
+        // configuration and its key in place.
+        const kinds: readonly string[] = POD_PREREQUISITE_KINDS;
+        deps.push(...where((x, c) => c === chart && x.metadata.namespace === ns && kinds.includes(x.kind)));
+      }
+      if (o.kind === "ExternalSecret") {
+        const store = (o as { spec?: { secretStoreRef?: { kind?: string; name?: string } } }).spec?.secretStoreRef;
+        deps.push(...where((x) => x.kind === store?.kind && x.metadata.name === store?.name));
       }
       if (o.kind === "ValidatingAdmissionPolicyBinding") {
         const policyName = (o as { spec?: { policyName?: string } }).spec?.policyName;

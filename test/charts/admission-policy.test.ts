@@ -7,6 +7,7 @@
 import { evaluate } from "@marcbachmann/cel-js";
 import { describe, expect, it } from "vitest";
 import { chart } from "../support/plan.ts";
+import { smuggledRunnerPods } from "../support/runner-pods.ts";
 
 type Pod = { metadata: Record<string, unknown>; spec: Record<string, any> };
 interface Policy {
@@ -82,6 +83,20 @@ describe("runner admission policy (CEL evaluated)", () => {
       const pod = runnerPod();
       drift(pod);
       expect(rejections(runnerPolicy, pod).length).toBeGreaterThan(0);
+    });
+  }
+
+  it("admits the template with no DNS: dnsPolicy None and only the loopback nameserver", () => {
+    expect([runnerPod().spec.dnsPolicy, runnerPod().spec.dnsConfig]).toEqual(["None", { nameservers: ["127.0.0.1"] }]);
+  });
+
+  // Each way of giving a runner a Secret, a token or DNS, denied by the synthesized policy for
+  // exactly the rule it breaks (and nothing else of the template changed).
+  for (const [what, [change, expected]] of Object.entries(smuggledRunnerPods(template))) {
+    it(`rejects a runner pod with ${what}`, () => {
+      const pod = runnerPod();
+      change(pod);
+      expect(rejections(runnerPolicy, pod)).toEqual(expected);
     });
   }
 });

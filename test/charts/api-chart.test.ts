@@ -87,6 +87,21 @@ describe("api chart", () => {
     const svc = find("Service", "api");
     expect(svc.spec.type).toBe("ClusterIP");
     expect(JSON.parse(svc.metadata.annotations["cloud.google.com/neg"])).toEqual({ exposed_ports: { "4000": { name: "api-neg" } } });
+    // The HTTP port only: runners call back through their own Service.
+    expect(svc.spec.ports).toEqual([{ name: "http", port: 4000, targetPort: "http", protocol: "TCP" }]);
+  });
+
+  it("serves runner callbacks on a fixed cluster IP (runners have no DNS), the callback port only", () => {
+    expect(find("Service", "api-callback").spec).toEqual({
+      type: "ClusterIP",
+      clusterIP: "10.20.0.65",
+      selector: { "app.kubernetes.io/name": "api" },
+      ports: [{ name: "callback", port: 4001, targetPort: "callback", protocol: "TCP" }],
+    });
+  });
+
+  it("no longer receives the Anthropic API key (the egress gateway holds it)", () => {
+    expect(JSON.stringify(objects)).not.toContain("ANTHROPIC");
   });
 
   it("autoscales between the configured bounds", () => {

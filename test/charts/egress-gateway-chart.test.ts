@@ -1,5 +1,6 @@
 /**
- * The egress gateway chart's objects, as synthesized for the example environment's props: each
+ * The egress gateway chart's objects, as synthesized for the example environment's props (and
+ * equal to the plan's `egress-gateway` chart): each
  * security-relevant block pinned whole, every object valid against the Kubernetes schema, and
  * every validation of the nginx settings failing in each direction. (Its nginx configuration
  * runs under a real nginx in egress-gateway-nginx.test.ts.)
@@ -11,6 +12,10 @@ import { describe, expect, it } from "vitest";
 import { EgressGatewayChart } from "../../charts/egress-gateway-chart.ts";
 import { ACCESS_LOG_FIELDS, nginxConf, type NginxConfProps } from "../../charts/egress-gateway-nginx.ts";
 import { exampleGatewayProps } from "../support/egress-gateway.ts";
+import { chart } from "../support/plan.ts";
+import { exampleConfig } from "../support/config.ts";
+import { chartProps } from "../../app/charts.ts";
+import { readSchemaInputs } from "../../app/plan.ts";
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
 
@@ -35,6 +40,10 @@ const RUNNER_PEER = {
 describe("egress gateway chart", () => {
   it("synthesizes the same objects twice (no clock, randomness or path)", () => {
     expect(JSON.stringify(synth().objects)).toBe(JSON.stringify(objects));
+  });
+
+  it("is the plan's egress-gateway chart, object for object", () => {
+    expect(chart("egress-gateway")).toEqual(objects);
   });
 
   it("matches the reviewed snapshot", () => {
@@ -308,6 +317,17 @@ describe("egress gateway chart", () => {
 describe("egress gateway nginx.conf (production upstream)", () => {
   const lines = conf.split("\n").map((l) => l.trim());
   const directive = (name: string) => lines.filter((l) => l.startsWith(`${name} `));
+
+  it("runs one nginx worker per CPU of the container's limit (the plan maps 250m to 1; `auto` would count the node's CPUs)", () => {
+    expect(directive("worker_processes")).toEqual(["worker_processes 1;"]);
+    const config = exampleConfig();
+    const workers = (cpu: string) =>
+      chartProps(
+        { ...config, egressGateway: { ...config.egressGateway, resources: { ...config.egressGateway.resources, cpu } } },
+        readSchemaInputs(),
+      ).egressGateway.proxy.workerProcesses;
+    expect(["100m", "1", "1500m", "2", "4"].map(workers)).toEqual([1, 1, 2, 2, 4]);
+  });
 
   it("has one upstream, api.anthropic.com:443, verified against the system roots with SNI and name check", () => {
     expect(lines.filter((l) => l.startsWith("server ") && l !== "server {")).toEqual(["server api.anthropic.com:443;"]);

@@ -1,14 +1,18 @@
 /**
- * The egress gateway as the chart renders it, run under a real nginx (Debian's package) on
+ * The egress gateway as the plan renders it, run under a real nginx (Debian's package) on
  * loopback, in front of a local HTTPS server standing in for the Anthropic API.
  *
- * Nothing is re-rendered for the test: `nginx.conf` comes from the chart's ConfigMap, the key
- * include from the ExternalSecret's template, and the command line, mounts and file layout from
- * the chart's Deployment (every mount path re-rooted under a temp directory). Only the chart's
- * props differ from production: loopback listen address, free ports, and the upstream address
- * and trust anchor (a test CA made here with openssl; the upstream's certificate names
- * api.anthropic.com, exactly as the real one must). As root, nginx runs as `nobody`, the way the
- * pod runs it: a non-root master with no `user` directive.
+ * The chart is built from the example environment's props as the plan maps them (app/charts.ts),
+ * checked first to synthesize exactly the plan's `egress-gateway` objects. Then only the chart's
+ * documented test parameters change: the listen address and ports (loopback, free ports: a fixed
+ * 8080 would collide with anything else on the machine) and the upstream (`proxy.upstream`: a
+ * local address and a test CA made here with openssl; the upstream's certificate names
+ * api.anthropic.com, exactly as the real one must). The rendered nginx.conf is checked to differ
+ * from the plan's ConfigMap in exactly those lines; routes, body limit, rate limit, timeouts and
+ * headers are the plan's. Nothing else is re-rendered: the key include comes from the
+ * ExternalSecret's template, and the command line, mounts and file layout from the Deployment
+ * (every mount path re-rooted under a temp directory). As root, nginx runs as `nobody`, the way
+ * the pod runs it: a non-root master with no `user` directive.
  *
  * Each test uses its own client source address (127.0.0.x) so the per-source rate limit of one
  * test never touches another.
@@ -24,9 +28,12 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { App } from "cdk8s";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chartProps } from "../../app/charts.ts";
+import { readSchemaInputs } from "../../app/plan.ts";
 import { EgressGatewayChart } from "../../charts/egress-gateway-chart.ts";
 import { ACCESS_LOG_FIELDS } from "../../charts/egress-gateway-nginx.ts";
-import { exampleGatewayProps } from "../support/egress-gateway.ts";
+import { exampleConfig } from "../support/config.ts";
+import { chart } from "../support/plan.ts";
 
 /** The gateway's key, made for this run only (the shape of a real key, random). */
 const KEY = `sk-ant-api03-${randomBytes(30).toString("base64url")}`;
@@ -35,8 +42,10 @@ const CLIENT_KEY = `sk-ant-client-${randomBytes(12).toString("hex")}`;
 const CLIENT_TOKEN = `client-token-${randomBytes(12).toString("hex")}`;
 /** A marker in request bodies: it must reach the upstream, and never the access log. */
 const BODY_MARKER = `body-marker-${randomBytes(6).toString("hex")}`;
-const MAX_BODY_MB = 1;
-const RATE = { requestsPerMinute: 60, burst: 5 };
+/** The gateway's props exactly as the plan maps them from config/example.yaml. */
+const PLAN_PROPS = chartProps(exampleConfig(), readSchemaInputs()).egressGateway;
+const MAX_BODY_MB = PLAN_PROPS.proxy.maxBodyMegabytes;
+const RATE = PLAN_PROPS.proxy.rateLimit;
 /** nobody:nogroup, the user nginx runs as when the test runs as root. */
 const NOBODY = 65534;
 
@@ -60,6 +69,7 @@ let nginx: ChildProcess;
 let nginxStderr = "";
 let accessLog: string;
 let proxyPort: number;
+let upstreamPort: number;
 let healthPort: number;
 let upstream: Server;
 const received: Received[] = [];
@@ -68,6 +78,9 @@ let started = 0;
 /** TLS handshakes the upstream saw (complete or failed). */
 let handshakes = 0;
 let pki: Record<"ca" | "good" | "otherName" | "rogue", { cert: string; key: string }>;
+/** nginx.conf as the plan's ConfigMap holds it, and as this test runs it. */
+let planConf: string;
+let testConf: string;
 
 /** SSE lockstep: the upstream sends event n+1 only once the client has seen event n. */
 const sse = {
@@ -262,29 +275,31 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "plue-gateway-"));
   mkdirSync(join(dir, "pki"));
   pki = makePki(join(dir, "pki"));
-  const upstreamPort = await startUpstream();
+  upstreamPort = await startUpstream();
   [proxyPort, healthPort] = [await freePort(), await freePort()];
 
-  const app = new App();
-  const chart = new EgressGatewayChart(
-    app,
-    "egress-gateway",
-    exampleGatewayProps({
+  // The plan's props give the plan's objects (so what runs below is the plan's gateway)...
+  const planObjects = chart("egress-gateway");
+  expect(new EgressGatewayChart(new App(), "egress-gateway", PLAN_PROPS).toJson()).toEqual(planObjects);
+  // ...and only the documented test parameters change: listen address, ports, upstream.
+  const gateway = new EgressGatewayChart(new App(), "egress-gateway", {
+    ...PLAN_PROPS,
+    proxy: {
+      ...PLAN_PROPS.proxy,
       listenAddress: "127.0.0.1",
       port: proxyPort,
       healthPort,
-      workerProcesses: 1,
-      maxBodyMegabytes: MAX_BODY_MB,
-      rateLimit: RATE,
       upstream: { address: "127.0.0.1", port: upstreamPort, trustedCertificate: join(dir, "pki", "ca.pem") },
-    }),
-  );
-  const objects = chart.toJson() as Obj[];
+    },
+  });
+  const objects = gateway.toJson() as Obj[];
   const one = (kind: string) => {
     const found = objects.filter((o) => o.kind === kind);
     expect(found, kind).toHaveLength(1);
     return found[0] as Obj;
   };
+  planConf = (planObjects.find((o) => o.kind === "ConfigMap") as Obj).data["nginx.conf"];
+  testConf = gateway.nginxConf;
   const deployment = one("Deployment");
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
@@ -365,6 +380,19 @@ function renderKeyTemplate(template: string, key: string): string {
 }
 
 describe("egress gateway under nginx", () => {
+  it("runs the plan's nginx.conf, changed only in the listen addresses and ports and the upstream's address and trust anchor", () => {
+    const planLines = planConf.split("\n");
+    const testLines = testConf.split("\n");
+    expect(testLines).toHaveLength(planLines.length);
+    const changed = planLines.flatMap((line, i) => (line === testLines[i] ? [] : [[line.trim(), testLines[i]?.trim()]]));
+    expect(changed).toEqual([
+      ["server api.anthropic.com:443;", `server 127.0.0.1:${upstreamPort};`],
+      ["listen 8080 default_server;", `listen 127.0.0.1:${proxyPort} default_server;`],
+      ["proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;", `proxy_ssl_trusted_certificate ${join(dir, "pki", "ca.pem")};`],
+      ["listen 8081;", `listen 127.0.0.1:${healthPort};`],
+    ]);
+  });
+
   it("forwards an allowed request with the gateway's key, to api.anthropic.com (SNI and Host), body and query intact", async () => {
     const before = received.length;
     const body = messageBody();
@@ -521,17 +549,24 @@ describe("egress gateway under nginx", () => {
   });
 
   it("limits the request rate per source address (429 past the burst), without touching other sources", async () => {
+    // The plan's rate (per minute) drains the burst slowly; a burst sent at once, plus as many
+    // again, must see one request plus the burst through (and at most what drained meanwhile).
     const before = received.length;
-    const statuses: number[] = [];
-    for (let i = 0; i < RATE.burst + 5; i++) statuses.push((await send({ source: 18, body: messageBody() })).status);
-    // One request plus the burst pass at once; the rest of this quick series is refused.
-    expect(statuses.slice(0, RATE.burst + 1)).toEqual(Array(RATE.burst + 1).fill(200));
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(3);
-    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
-    expect(received).toHaveLength(before + statuses.filter((s) => s === 200).length);
-    const limited = await send({ source: 18, body: messageBody() });
-    expect(limited.status).toBe(429);
-    expect(JSON.parse(limited.body).error.type).toBe("rate_limit_error");
+    const total = 2 * RATE.burst + 20;
+    const started = performance.now();
+    const replies = await Promise.all(Array.from({ length: total }, () => send({ source: 18, body: messageBody() })));
+    const elapsedMinutes = (performance.now() - started) / 60_000;
+    const drained = Math.ceil(elapsedMinutes * RATE.requestsPerMinute);
+    const passed = replies.filter((r) => r.status === 200).length;
+    const limited = replies.filter((r) => r.status === 429);
+    expect(replies.filter((r) => r.status !== 200 && r.status !== 429)).toEqual([]);
+    expect(passed).toBeGreaterThanOrEqual(RATE.burst + 1);
+    expect(passed).toBeLessThanOrEqual(RATE.burst + 1 + drained);
+    expect(limited.length).toBe(total - passed);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(JSON.parse((limited[0] as Reply).body).error.type).toBe("rate_limit_error");
+    // Refused requests never reached the upstream.
+    expect(received).toHaveLength(before + passed);
     expect((await send({ source: 19, body: messageBody() })).status).toBe(200);
   });
 

@@ -15,6 +15,8 @@ const config = exampleConfig();
 const objects = chart("external-secrets");
 const stores = objects.filter((o) => o.kind === "ClusterSecretStore") as Resource[];
 const externalSecrets = objects.filter((o) => o.kind === "ExternalSecret") as Resource[];
+/** Every ExternalSecret of the plan: this chart's, and the egress gateway's own (in its chart). */
+const allExternalSecrets = allObjects().filter((o) => o.kind === "ExternalSecret") as Resource[];
 const byName = (name: string) => externalSecrets.find((e) => e.metadata.name === name) as Resource;
 const secretsStack = stack("secrets");
 const platform = stack("platform");
@@ -85,6 +87,7 @@ const externalSecretSchema = z.strictObject({
       template: z.strictObject({
         engineVersion: z.literal("v2"),
         mergePolicy: z.enum(["Replace", "Merge"]),
+        type: z.literal("Opaque").optional(),
         data: z.record(SECRET_KEY, z.string()),
       }),
     }),
@@ -168,18 +171,20 @@ describe("external-secrets chart", () => {
 
   it("uses external-secrets.io/v1 for every External Secrets object in every chart", () => {
     const eso = allObjects().filter((o: K8sObject) => o.apiVersion.startsWith("external-secrets.io/"));
-    expect(eso.length).toBe(4);
+    // Three stores (api, migrate, egress) and three ExternalSecrets (two here, the gateway's in its chart).
+    expect(eso.length).toBe(6);
     for (const o of eso) expect(o.apiVersion).toBe("external-secrets.io/v1");
   });
 
   it("matches the v1 ClusterSecretStore and ExternalSecret schemas (required fields, enums, patterns, no unknown field)", () => {
     for (const s of stores) expect(clusterSecretStoreSchema.safeParse(s).error?.issues ?? []).toEqual([]);
-    for (const e of externalSecrets) expect(externalSecretSchema.safeParse(e).error?.issues ?? []).toEqual([]);
+    for (const e of allExternalSecrets) expect(externalSecretSchema.safeParse(e).error?.issues ?? []).toEqual([]);
   });
 
   it("has one store per in-cluster consumer, each as its own Kubernetes service account in the operator namespace", () => {
     expect(stores.map((s) => [s.metadata.name, s.spec.provider.gcpsm.auth.workloadIdentity.serviceAccountRef]).sort()).toEqual([
       ["gcp-secret-manager-api", { name: "eso-api", namespace: "external-secrets" }],
+      ["gcp-secret-manager-egress", { name: "eso-egress", namespace: "external-secrets" }],
       ["gcp-secret-manager-migrate", { name: "eso-migrate", namespace: "external-secrets" }],
     ]);
   });
@@ -198,15 +203,39 @@ describe("external-secrets chart", () => {
     }
   });
 
-  it("lets only the api namespace use the stores", () => {
-    for (const s of stores) expect(s.spec.conditions).toEqual([{ namespaces: ["api"] }]);
+  it("lets only its consumer's namespace use each store: api for the API's and the schema Job's, egress for the gateway's", () => {
+    expect(Object.fromEntries(stores.map((s) => [s.metadata.name, s.spec.conditions]))).toEqual({
+      "gcp-secret-manager-api": [{ namespaces: ["api"] }],
+      "gcp-secret-manager-migrate": [{ namespaces: ["api"] }],
+      "gcp-secret-manager-egress": [{ namespaces: ["egress"] }],
+    });
   });
 
-  it("writes one Secret per consumer in the api namespace, through that consumer's store", () => {
+  it("writes one Secret per consumer in its consumer's namespace, through that consumer's store (the gateway's ExternalSecret is in its own chart)", () => {
     expect(externalSecrets.map((e) => [e.metadata.namespace, e.metadata.name, e.spec.target.name, e.spec.secretStoreRef]).sort()).toEqual([
       ["api", "api-env", "api-env", { kind: "ClusterSecretStore", name: "gcp-secret-manager-api" }],
       ["api", "schema-migrate-env", "schema-migrate-env", { kind: "ClusterSecretStore", name: "gcp-secret-manager-migrate" }],
     ]);
+    expect(
+      allExternalSecrets
+        .filter((e) => !externalSecrets.some((x) => x.metadata.namespace === e.metadata.namespace && x.metadata.name === e.metadata.name))
+        .map((e) => [e.metadata.namespace, e.metadata.name, e.spec.target.name, e.spec.secretStoreRef]),
+    ).toEqual([
+      [
+        "egress",
+        "egress-gateway-upstream-auth",
+        "egress-gateway-upstream-auth",
+        { kind: "ClusterSecretStore", name: "gcp-secret-manager-egress" },
+      ],
+    ]);
+  });
+
+  it("gives the Anthropic API key to the egress gateway alone: no other ExternalSecret names it", () => {
+    const readers = allExternalSecrets
+      .filter((e) => (e.spec.data as Resource[]).some((d) => d.remoteRef.key === "plue-anthropic-api-key"))
+      .map((e) => `${e.metadata.namespace}/${e.metadata.name}`);
+    expect(readers).toEqual(["egress/egress-gateway-upstream-auth"]);
+    expect(JSON.stringify(byName("api-env"))).not.toContain("ANTHROPIC");
   });
 
   it("maps every API secret that has an env to that env name, explicitly", () => {
@@ -277,7 +306,7 @@ describe("external-secrets chart", () => {
   });
 
   it("refreshes at the configured interval, owns its Secret, and keeps it if the ExternalSecret is deleted", () => {
-    for (const e of externalSecrets) {
+    for (const e of allExternalSecrets) {
       expect(e.spec.refreshInterval).toBe("1h");
       expect(e.spec.target.creationPolicy).toBe("Owner");
       expect(e.spec.target.deletionPolicy).toBe("Retain");
@@ -289,7 +318,7 @@ describe("external-secrets chart", () => {
       (Object.values(resources(secretsStack, "google_secret_manager_secret")) as Resource[]).map((s) => s.secret_id as string),
     );
     const configured = new Set([...Object.keys(config.secrets.items).map((n) => `plue-${n}`), "plue-db-host"]);
-    for (const e of externalSecrets) {
+    for (const e of allExternalSecrets) {
       for (const d of e.spec.data as Resource[]) {
         expect(configured.has(d.remoteRef.key), d.remoteRef.key).toBe(true);
         expect(created.has(d.remoteRef.key), d.remoteRef.key).toBe(true);
@@ -298,7 +327,7 @@ describe("external-secrets chart", () => {
   });
 
   it("can read every secret it names: a per-secret accessor binding for its store's own identity", () => {
-    for (const e of externalSecrets) {
+    for (const e of allExternalSecrets) {
       const member = `serviceAccount:${storeIdentity(e.spec.secretStoreRef.name)}`;
       for (const d of e.spec.data as Resource[])
         expect(readersOf(d.remoteRef.key), `${e.metadata.name} ← ${d.remoteRef.key}`).toContain(member);
@@ -320,7 +349,7 @@ describe("external-secrets chart", () => {
         .sort();
       const named = [
         ...new Set(
-          externalSecrets
+          allExternalSecrets
             .filter((e) => e.spec.secretStoreRef.name === store.metadata.name)
             .flatMap((e) => (e.spec.data as Resource[]).map((d) => d.remoteRef.key as string)),
         ),

@@ -8,8 +8,9 @@ import { allObjects, chartNames, chart, type K8sObject } from "../support/plan.t
 
 /** CRD kinds validated by their own tests (no kubernetes-models model exists for them). */
 const CRD_KINDS: Record<string, string> = {
-  "networking.gke.io/v1alpha1/FQDNNetworkPolicy": "test/charts/network-policies-chart.test.ts and lib/netpol.ts parsing",
-  "external-secrets.io/v1/ExternalSecret": "test/charts/external-secrets-chart.test.ts",
+  "networking.gke.io/v1alpha1/FQDNNetworkPolicy":
+    "test/charts/network-policies-chart.test.ts, test/charts/egress-gateway-chart.test.ts (pinned whole) and review/netpol parsing",
+  "external-secrets.io/v1/ExternalSecret": "test/charts/external-secrets-chart.test.ts (every chart's, the egress gateway's included)",
   "external-secrets.io/v1/ClusterSecretStore": "test/charts/external-secrets-chart.test.ts",
 };
 
@@ -24,6 +25,33 @@ async function modelFor(o: K8sObject): Promise<(new (data: unknown) => { validat
 }
 
 describe("manifest validation", () => {
+  it("covers every chart of the plan, the egress gateway's included", () => {
+    expect(chartNames()).toEqual([
+      "api",
+      "egress-gateway",
+      "external-secrets",
+      "namespaces",
+      "network-policies",
+      "runner-sandbox",
+      "schema-job",
+    ]);
+  });
+
+  it("validates the objects issue 15 adds: the gateway's workload, the fixed-address Services and the DNS-less runner template", () => {
+    const kinds = (name: string) => chart(name).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds("egress-gateway")).toEqual(
+      expect.arrayContaining([
+        "Namespace/egress",
+        "Deployment/egress-gateway",
+        "Service/egress-gateway",
+        "PodDisruptionBudget/egress-gateway",
+      ]),
+    );
+    expect(kinds("api")).toContain("Service/api-callback");
+    const template = chart("runner-sandbox").find((o) => o.kind === "PodTemplate") as K8sObject & { template: { spec: object } };
+    expect(template.template.spec).toMatchObject({ dnsPolicy: "None", dnsConfig: { nameservers: ["127.0.0.1"] } });
+  });
+
   for (const name of chartNames()) {
     it(`every object of ${name} is valid`, async () => {
       for (const o of chart(name)) {

@@ -5,7 +5,6 @@ import { exampleConfig } from "../support/config.ts";
 import { chart, chartText } from "../support/plan.ts";
 
 const objects = chart("network-policies");
-const named = (ns: string, name: string): any => objects.find((o) => o.metadata.namespace === ns && o.metadata.name === name);
 
 describe("network policies chart", () => {
   it("matches the snapshot", () => {
@@ -17,35 +16,73 @@ describe("network policies chart", () => {
     expect(runnerIngress).toEqual([]);
   });
 
-  it("allows runner DNS to kube-dns on UDP and TCP 53", () => {
-    expect(named("runners", "runner-egress-dns").spec.egress[0].ports).toEqual([
-      { protocol: "UDP", port: 53 },
-      { protocol: "TCP", port: 53 },
+  it("lets runners reach exactly two pods: the egress gateway's proxy port and the API's callback port (no DNS, no address block, no name)", () => {
+    const runnerPolicies = objects.filter((o) => o.metadata.namespace === "runners").map((o: any) => [o.kind, o.metadata.name, o.spec]);
+    const runnerPods = { matchLabels: { "app.kubernetes.io/name": "runner" } };
+    expect(runnerPolicies).toEqual([
+      [
+        "NetworkPolicy",
+        "runner-egress-gateway",
+        {
+          podSelector: runnerPods,
+          policyTypes: ["Egress"],
+          egress: [
+            {
+              to: [
+                {
+                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "egress" } },
+                  podSelector: { matchLabels: { "app.kubernetes.io/name": "egress-gateway" } },
+                },
+              ],
+              ports: [{ protocol: "TCP", port: 8080 }],
+            },
+          ],
+        },
+      ],
+      [
+        "NetworkPolicy",
+        "runner-egress-api-callback",
+        {
+          podSelector: runnerPods,
+          policyTypes: ["Egress"],
+          egress: [
+            {
+              to: [
+                {
+                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "api" } },
+                  podSelector: { matchLabels: { "app.kubernetes.io/name": "api" } },
+                },
+              ],
+              ports: [{ protocol: "TCP", port: 4001 }],
+            },
+          ],
+        },
+      ],
     ]);
   });
 
-  it("reaches api.anthropic.com:443 by name (FQDNNetworkPolicy) and by published ranges (NetworkPolicy)", () => {
-    const fqdn = named("runners", "runner-egress-anthropic-fqdn");
-    expect(fqdn.apiVersion).toBe("networking.gke.io/v1alpha1");
-    expect(fqdn.spec.egress).toEqual([{ matches: [{ name: "api.anthropic.com" }], ports: [{ protocol: "TCP", port: 443 }] }]);
-    expect(named("runners", "runner-egress-anthropic").spec.egress).toEqual([
-      { to: [{ ipBlock: { cidr: "160.79.104.0/23" } }, { ipBlock: { cidr: "2607:6bc0::/48" } }], ports: [{ protocol: "TCP", port: 443 }] },
-    ]);
+  it("gives runners no FQDN policy, no ipBlock and no port 53 (Anthropic only through the gateway, and no DNS)", () => {
+    const runnerText = JSON.stringify(objects.filter((o) => o.metadata.namespace === "runners"));
+    expect(objects.filter((o) => o.kind === "FQDNNetworkPolicy" && o.metadata.namespace === "runners")).toEqual([]);
+    expect(runnerText).not.toContain("ipBlock");
+    expect(runnerText).not.toContain('"port":53');
+    expect(runnerText).not.toContain("kube-dns");
   });
 
-  it("never allows a runner any 169.254.0.0/16 address while NodeLocal DNS is off", () => {
-    expect(JSON.stringify(objects.filter((o) => o.metadata.namespace === "runners"))).not.toContain("169.254.");
-  });
-
-  it("adds the NodeLocal DNS cache address, and only on port 53, when the config enables it", () => {
+  it("adds the NodeLocal DNS cache address to the API's DNS, only on port 53, and never to the runners', when the config enables it", () => {
     const config = exampleConfig();
     const withCache = { ...config, cluster: { ...config.cluster, nodeLocalDns: true } };
     const policies = chartFor(withCache, "network-policies");
     const runner = { kind: "pod" as const, namespace: "runners", labels: { "app.kubernetes.io/name": "runner" } };
+    const api = { kind: "pod" as const, namespace: "api", labels: { "app.kubernetes.io/name": "api" } };
     const cache = { kind: "external" as const, ip: "169.254.20.10" };
-    expect(evaluate(policies, { from: runner, to: cache, port: 53, protocol: "UDP" }).allowed).toBe(true);
-    expect(evaluate(policies, { from: runner, to: cache, port: 80 }).allowed).toBe(false);
+    expect(evaluate(policies, { from: api, to: cache, port: 53, protocol: "UDP" }).allowed).toBe(true);
+    expect(evaluate(policies, { from: api, to: cache, port: 80 }).allowed).toBe(false);
+    for (const protocol of ["UDP", "TCP"] as const) {
+      expect(evaluate(policies, { from: runner, to: cache, port: 53, protocol }).allowed, protocol).toBe(false);
+    }
     expect(evaluate(policies, { from: runner, to: { kind: "external", ip: "169.254.169.254" }, port: 80 }).allowed).toBe(false);
+    expect(JSON.stringify(policies.filter((o) => o.metadata.namespace === "runners"))).not.toContain("169.254.");
   });
 
   it("adds SSH ingress and a LoadBalancer limited to the configured source ranges when enabled", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { RUNNER_SECRET_RULES } from "../../charts/runner-secret-rules.ts";
 import { chart, chartText, type K8sObject } from "../support/plan.ts";
 
 const objects = chart("runner-sandbox");
@@ -73,6 +74,33 @@ describe("runner sandbox chart", () => {
     expect([pod.hostNetwork, pod.hostPID, pod.hostIPC, pod.enableServiceLinks]).toEqual([false, false, false, false]);
   });
 
+  it("gives runner pods no DNS: dnsPolicy None, only the pod's own loopback as nameserver, no search domain", () => {
+    expect(pod.dnsPolicy).toBe("None");
+    expect(pod.dnsConfig).toEqual({ nameservers: ["127.0.0.1"] });
+  });
+
+  it("maps the egress gateway and the API callback to their Services' fixed cluster IPs, and points the runner at them (plain HTTP in the cluster)", () => {
+    expect(pod.hostAliases).toEqual([
+      { ip: "10.20.0.64", hostnames: ["egress-gateway"] },
+      { ip: "10.20.0.65", hostnames: ["api-callback"] },
+    ]);
+    expect(container.env).toEqual([
+      { name: "ANTHROPIC_BASE_URL", value: "http://egress-gateway:8080" },
+      { name: "CALLBACK_URL", value: "http://api-callback:4001" },
+    ]);
+    expect(container.envFrom).toBeUndefined();
+    expect(pod.volumes.map((v: Record<string, unknown>) => Object.keys(v).sort())).toEqual([
+      ["emptyDir", "name"],
+      ["emptyDir", "name"],
+    ]);
+  });
+
+  it("holds the same fixed addresses as the gateway's and the callback Services", () => {
+    const services = [...chart("egress-gateway"), ...chart("api")].filter((o) => o.kind === "Service") as any[];
+    const ipOf = (name: string) => services.find((s) => s.metadata.name === name)?.spec.clusterIP;
+    expect(pod.hostAliases.map((h: { ip: string }) => h.ip)).toEqual([ipOf("egress-gateway"), ipOf("api-callback")]);
+  });
+
   it("bounds a runner's lifetime", () => {
     expect(pod.activeDeadlineSeconds).toBe(3600);
     expect(pod.restartPolicy).toBe("Never");
@@ -97,7 +125,9 @@ describe("runner sandbox chart", () => {
     const exprs: string[] = find("ValidatingAdmissionPolicy", "plue-runner-sandbox").spec.validations.map(
       (v: { expression: string }) => v.expression,
     );
-    expect(exprs).toHaveLength(12);
+    // The template's twelve rules, then the seven that keep Secrets, tokens and DNS out.
+    expect(exprs).toHaveLength(12 + 7);
+    expect(exprs.slice(12)).toEqual(RUNNER_SECRET_RULES.map((r) => r.expression));
     for (const needle of [
       "runtimeClassName == 'gvisor'",
       "runAsNonRoot == true",

@@ -1,16 +1,17 @@
 /**
  * The runner Secret and DNS rules, run for real: their CEL (as the policy will carry it) is
  * evaluated by the CEL interpreter, with the runner policy's own `containers` variable from the
- * synthesized plan, against the runner template's pod as phase 2 will make it (dnsPolicy None,
- * loopback nameserver) and against one pod per way of giving a runner a Secret, a token or DNS.
+ * synthesized plan, against the runner template's pod as synthesized (dnsPolicy None, loopback
+ * nameserver) and against one pod per way of giving a runner a Secret, a token or DNS.
  * An evaluation error counts as a denial (the policy fails closed).
  */
 import { evaluate } from "@marcbachmann/cel-js";
 import { describe, expect, it } from "vitest";
 import { RUNNER_DNS_NAMESERVER, RUNNER_SECRET_RULES, type AdmissionRule } from "../../charts/runner-secret-rules.ts";
 import { chart } from "../support/plan.ts";
+import { DNS_POLICY, NAMESERVERS, type RunnerPod, smuggledRunnerPods } from "../support/runner-pods.ts";
 
-type Pod = { metadata: Record<string, unknown>; spec: Record<string, any> };
+type Pod = RunnerPod;
 interface Policy {
   spec: { variables: { name: string; expression: string }[]; validations: AdmissionRule[] };
 }
@@ -35,37 +36,22 @@ function rejections(rules: readonly AdmissionRule[], pod: Pod): string[] {
   });
 }
 
-const message = (start: string): string => {
-  const found = RUNNER_SECRET_RULES.filter((r) => r.message.startsWith(start));
-  expect(found, start).toHaveLength(1);
-  return (found[0] as AdmissionRule).message;
-};
-const SECRET_ENV = message("runner containers must not read a Secret");
-const SECRET_ENV_FROM = message("runner containers must not load a Secret");
-const SECRET_VOLUME = message("runner pods must not mount a Secret");
-const PROJECTED = message("runner pods must not project");
-const VOLUME_KINDS = message("runner pods may only use");
-const DNS_POLICY = message("runner pods must set dnsPolicy");
-const NAMESERVERS = message("runner pods must list no nameserver");
-
-/** The runner template's pod with the DNS settings phase 2 gives the template. */
-const admittedPod = (): Pod => {
-  const pod = structuredClone({ metadata: template.metadata, spec: template.spec }) as Pod;
-  pod.spec.dnsPolicy = "None";
-  pod.spec.dnsConfig = { nameservers: [RUNNER_DNS_NAMESERVER] };
-  return pod;
-};
-const hardenedInit = () => ({ ...structuredClone(template.spec.containers[0]), name: "init" });
+/** The runner template's pod, exactly as synthesized. */
+const admittedPod = (): Pod => structuredClone({ metadata: template.metadata, spec: template.spec }) as Pod;
 
 describe("runner Secret and DNS rules (CEL evaluated)", () => {
-  it("admits the runner template's pod with dnsPolicy None and the loopback nameserver, under these rules and the whole runner policy", () => {
+  it("admits the runner template's pod as synthesized (dnsPolicy None, the loopback nameserver), under these rules and the whole runner policy", () => {
+    expect(admittedPod().spec.dnsPolicy).toBe("None");
+    expect(admittedPod().spec.dnsConfig).toEqual({ nameservers: [RUNNER_DNS_NAMESERVER] });
     expect(rejections(RUNNER_SECRET_RULES, admittedPod())).toEqual([]);
-    expect(rejections([...runnerPolicy.spec.validations, ...RUNNER_SECRET_RULES], admittedPod())).toEqual([]);
+    expect(rejections(runnerPolicy.spec.validations, admittedPod())).toEqual([]);
   });
 
-  it("rejects today's runner template for its DNS only (phase 2 sets dnsPolicy None there)", () => {
-    const today = structuredClone({ metadata: template.metadata, spec: template.spec }) as Pod;
-    expect(rejections(RUNNER_SECRET_RULES, today)).toEqual([DNS_POLICY, NAMESERVERS]);
+  it("rejects the template with the cluster's DNS back (dnsPolicy ClusterFirst, no dnsConfig) for exactly its DNS", () => {
+    const pod = admittedPod();
+    pod.spec.dnsPolicy = "ClusterFirst";
+    delete pod.spec.dnsConfig;
+    expect(rejections(RUNNER_SECRET_RULES, pod)).toEqual([DNS_POLICY, NAMESERVERS]);
   });
 
   it("admits what is not a credential: plain env, env from a ConfigMap, configMap, downwardAPI and their projections", () => {
@@ -93,109 +79,7 @@ describe("runner Secret and DNS rules (CEL evaluated)", () => {
     expect(rejections(RUNNER_SECRET_RULES, pod)).toEqual([]);
   });
 
-  const smuggled: Record<string, [(pod: Pod) => void, string[]]> = {
-    "an env var from a Secret": [
-      (p) => {
-        p.spec.containers[0].env = [
-          { name: "ANTHROPIC_API_KEY", valueFrom: { secretKeyRef: { name: "api-env", key: "ANTHROPIC_API_KEY" } } },
-        ];
-      },
-      [SECRET_ENV],
-    ],
-    "an env var from a Secret in an init container": [
-      (p) => {
-        p.spec.initContainers = [{ ...hardenedInit(), env: [{ name: "K", valueFrom: { secretKeyRef: { name: "api-env", key: "K" } } }] }];
-      },
-      [SECRET_ENV],
-    ],
-    "envFrom a Secret": [
-      (p) => {
-        p.spec.containers[0].envFrom = [{ configMapRef: { name: "ok" } }, { secretRef: { name: "api-env" } }];
-      },
-      [SECRET_ENV_FROM],
-    ],
-    "envFrom a Secret in an init container": [
-      (p) => {
-        p.spec.initContainers = [{ ...hardenedInit(), envFrom: [{ secretRef: { name: "api-env" } }] }];
-      },
-      [SECRET_ENV_FROM],
-    ],
-    "a Secret volume": [
-      (p) => {
-        p.spec.volumes.push({ name: "key", secret: { secretName: "egress-gateway-upstream-auth" } });
-      },
-      [SECRET_VOLUME, VOLUME_KINDS],
-    ],
-    "a projected Secret": [
-      (p) => {
-        p.spec.volumes.push({ name: "key", projected: { sources: [{ configMap: { name: "ok" } }, { secret: { name: "api-env" } }] } });
-      },
-      [PROJECTED, VOLUME_KINDS],
-    ],
-    "a projected service-account token": [
-      (p) => {
-        p.spec.volumes.push({ name: "token", projected: { sources: [{ serviceAccountToken: { path: "token", audience: "api" } }] } });
-      },
-      [PROJECTED, VOLUME_KINDS],
-    ],
-    "a CSI volume (e.g. the Secret Manager CSI driver)": [
-      (p) => {
-        p.spec.volumes.push({
-          name: "sm",
-          csi: { driver: "secrets-store-gke.csi.k8s.io", volumeAttributes: { secretProviderClass: "x" } },
-        });
-      },
-      [VOLUME_KINDS],
-    ],
-    "a persistent volume claim": [
-      (p) => {
-        p.spec.volumes.push({ name: "data", persistentVolumeClaim: { claimName: "data" } });
-      },
-      [VOLUME_KINDS],
-    ],
-    "dnsPolicy ClusterFirst": [
-      (p) => {
-        p.spec.dnsPolicy = "ClusterFirst";
-      },
-      [DNS_POLICY],
-    ],
-    "dnsPolicy Default (the node's resolver)": [
-      (p) => {
-        p.spec.dnsPolicy = "Default";
-      },
-      [DNS_POLICY],
-    ],
-    "dnsPolicy ClusterFirstWithHostNet": [
-      (p) => {
-        p.spec.dnsPolicy = "ClusterFirstWithHostNet";
-      },
-      [DNS_POLICY],
-    ],
-    "no dnsPolicy": [
-      (p) => {
-        delete p.spec.dnsPolicy;
-      },
-      [DNS_POLICY],
-    ],
-    "kube-dns as nameserver under dnsPolicy None": [
-      (p) => {
-        p.spec.dnsConfig = { nameservers: ["10.20.0.10"] };
-      },
-      [NAMESERVERS],
-    ],
-    "a public resolver beside the loopback one": [
-      (p) => {
-        p.spec.dnsConfig = { nameservers: [RUNNER_DNS_NAMESERVER, "8.8.8.8"] };
-      },
-      [NAMESERVERS],
-    ],
-    "no dnsConfig": [
-      (p) => {
-        delete p.spec.dnsConfig;
-      },
-      [NAMESERVERS],
-    ],
-  };
+  const smuggled = smuggledRunnerPods(template);
 
   for (const [what, [change, expected]] of Object.entries(smuggled)) {
     it(`rejects a runner pod with ${what}`, () => {

@@ -33,6 +33,7 @@ function accountMember(accountId: string): string {
 }
 const API = accountMember("plue-eso-api");
 const MIGRATE = accountMember("plue-eso-migrate");
+const EGRESS = accountMember("plue-eso-egress");
 const CI = "serviceAccount:plue-ci@plue-example.iam.gserviceaccount.com";
 /** The read-only pull-request planner (docs/adr/0014): reads what Terraform reads at plan time. */
 const PLANNER = "serviceAccount:plue-ci-plan@plue-example.iam.gserviceaccount.com";
@@ -113,7 +114,7 @@ describe("SecretManagerSecrets in the secrets stack", () => {
 
   it("creates one Google service account per in-cluster consumer, and no key for it", () => {
     const accounts = Object.values(resources(tf, "google_service_account")) as Resource[];
-    expect(accounts.map((a) => a.account_id).sort()).toEqual(["plue-eso-api", "plue-eso-migrate"]);
+    expect(accounts.map((a) => a.account_id).sort()).toEqual(["plue-eso-api", "plue-eso-egress", "plue-eso-migrate"]);
     expect(tf.resource?.google_service_account_key).toBeUndefined();
   });
 
@@ -121,7 +122,8 @@ describe("SecretManagerSecrets in the secrets stack", () => {
     const expected: Record<string, string[]> = {
       "session-secret": [API],
       "csrf-key": [API],
-      "anthropic-api-key": [API],
+      // The egress gateway's identity alone: the API no longer holds the key.
+      "anthropic-api-key": [EGRESS],
       "callback-signing-key": [API],
       "db-password": [API, CI, MIGRATE, PLANNER],
       "origin-client-key": [CI, PLANNER],

@@ -774,12 +774,16 @@ describe("the synthesized example plan", () => {
       ["info", "platform", "data.google_container_cluster.cluster"],
       ["info", "platform", "kubernetes_manifest.external-secrets_fqdnnetworkpolicy-allow-google-apis-fqdn_F5826703"],
       ["info", "workloads", "data.google_container_cluster.cluster"],
+      // The egress gateway (issue 15) brings its store, its ExternalSecret and its FQDN policy (CRDs of
+      // the platform stack); the runners' own FQDN policy is gone (runners reach Anthropic only through it).
+      ["info", "workloads", "kubernetes_manifest.egress-gateway-externalsecret-egress-egress-gateway-upstream-auth"],
+      ["info", "workloads", "kubernetes_manifest.egress-gateway-fqdnnetworkpolicy-egress-gateway-egress-anthropic-fqdn"],
       ["info", "workloads", "kubernetes_manifest.external-secrets-clustersecretstore-cluster-gcp-secret-manager-api"],
+      ["info", "workloads", "kubernetes_manifest.external-secrets-clustersecretstore-cluster-gcp-secret-manager-egress"],
       ["info", "workloads", "kubernetes_manifest.external-secrets-clustersecretstore-cluster-gcp-secret-manager-migrate"],
       ["info", "workloads", "kubernetes_manifest.external-secrets-externalsecret-api-api-env"],
       ["info", "workloads", "kubernetes_manifest.external-secrets-externalsecret-api-schema-migrate-env"],
       ["info", "workloads", "kubernetes_manifest.network-policies-fqdnnetworkpolicy-api-api-egress-google-fqdn"],
-      ["info", "workloads", "kubernetes_manifest.network-policies-fqdnnetworkpolicy-runners-runner-egress-anthropic-fqdn"],
     ]);
   });
 
@@ -799,7 +803,8 @@ describe("the synthesized example plan", () => {
 
   it("has no error or warning at all, and every finding names a stack, an address, what happens and the fix", () => {
     expect(all.filter((f) => f.severity !== "info")).toEqual([]);
-    expect(all.length).toBe(24);
+    // 15 DR009 + 9 DR010 before issue 15; the gateway adds three DR009 entries and removes one.
+    expect(all.length).toBe(26);
     for (const f of all) {
       expect(f.stack, f.address).toMatch(/^(bootstrap|network|secrets|cluster|data|platform|workloads|edge)$/);
       expect(f.message.length, f.address).toBeGreaterThan(40);

@@ -51,12 +51,35 @@ describe("npm run review", () => {
     writeFileSync(
       file,
       readFileSync(file, "utf8")
-        .replace("name: runner-egress-dns", "name: runner-egress-dns-renamed")
+        .replace("name: api-egress-dns", "name: api-egress-dns-renamed")
         .replace(/k8s-app: kube-dns/g, "k8s-app: not-dns"),
     );
     const r = reviewCommand(["--plan", dir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("expected allow: runner -> kube-dns:53/UDP");
+    expect(r.stdout).toContain("expected allow: api -> kube-dns:53/UDP");
+  });
+
+  it("fails if a NetworkPolicy gives runners DNS again (the exfiltration channel issue 15 closed)", () => {
+    const dir = copyOfPlan("runner-dns");
+    const file = join(dir, "k8s", "network-policies.k8s.yaml");
+    const dns = [
+      "---",
+      "apiVersion: networking.k8s.io/v1",
+      "kind: NetworkPolicy",
+      "metadata: {name: runner-egress-dns, namespace: runners}",
+      "spec:",
+      "  podSelector: {matchLabels: {app.kubernetes.io/name: runner}}",
+      "  policyTypes: [Egress]",
+      "  egress:",
+      "    - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]",
+      "      ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]",
+      "",
+    ].join("\n");
+    writeFileSync(file, readFileSync(file, "utf8") + dns);
+    const r = reviewCommand(["--plan", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("expected deny: runner -> kube-dns:53/UDP");
+    expect(r.stdout).toContain("expected deny: runner -> kube-dns:53/TCP");
   });
 
   it("fails with exit 2 and the fix when there is no plan", () => {

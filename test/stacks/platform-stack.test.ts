@@ -190,6 +190,7 @@ describe("platform stack", () => {
   it("creates one Kubernetes service account per store identity, annotated with its Google service account, token not mounted", () => {
     expect(ksas.map((k) => [k.metadata.name, k.metadata.annotations["iam.gke.io/gcp-service-account"]]).sort()).toEqual([
       ["eso-api", "plue-eso-api@plue-example.iam.gserviceaccount.com"],
+      ["eso-egress", "plue-eso-egress@plue-example.iam.gserviceaccount.com"],
       ["eso-migrate", "plue-eso-migrate@plue-example.iam.gserviceaccount.com"],
     ]);
     for (const k of ksas) {
@@ -204,6 +205,11 @@ describe("platform stack", () => {
         "projects/plue-example/serviceAccounts/plue-eso-api@plue-example.iam.gserviceaccount.com",
         "roles/iam.workloadIdentityUser",
         "serviceAccount:plue-example.svc.id.goog[external-secrets/eso-api]",
+      ],
+      [
+        "projects/plue-example/serviceAccounts/plue-eso-egress@plue-example.iam.gserviceaccount.com",
+        "roles/iam.workloadIdentityUser",
+        "serviceAccount:plue-example.svc.id.goog[external-secrets/eso-egress]",
       ],
       [
         "projects/plue-example/serviceAccounts/plue-eso-migrate@plue-example.iam.gserviceaccount.com",

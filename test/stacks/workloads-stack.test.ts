@@ -36,6 +36,12 @@ describe("workloads stack", () => {
       const ns = m.manifest.metadata.namespace;
       if (ns === "api" || ns === "runners") {
         expect(m.depends_on, id).toContain(`kubernetes_manifest.namespaces-namespace-cluster-${ns}`);
+      } else if (ns === "egress") {
+        // The egress gateway chart creates its own namespace.
+        expect(m.depends_on, id).toContain("kubernetes_manifest.egress-gateway-namespace-cluster-egress");
+      } else {
+        // The operator's namespace belongs to the platform stack, applied before this one.
+        expect(ns, id).toBeUndefined();
       }
     }
   });
@@ -68,7 +74,8 @@ describe("workloads stack", () => {
 
   it("waits for every ExternalSecret and store to be Ready, so a broken store fails there and not as the Job's timeout", () => {
     const eso = Object.values(manifests).filter((m) => ["ExternalSecret", "ClusterSecretStore", "SecretStore"].includes(m.manifest.kind));
-    expect(eso.length).toBe(4);
+    // Three stores (api, migrate, egress) and three ExternalSecrets (api-env, schema-migrate-env, the gateway's key).
+    expect(eso.length).toBe(6);
     for (const m of eso) {
       expect(m.wait).toEqual({ condition: [{ type: "Ready", status: "True" }] });
       expect(m.timeouts).toEqual({ create: "5m", update: "5m" });
@@ -101,6 +108,39 @@ describe("workloads stack", () => {
     );
     expect(guardrails.length).toBeGreaterThan(15);
     for (const [id] of guardrails) expect(api.depends_on, id).toContain(`kubernetes_manifest.${id}`);
+  });
+
+  it("rolls the API out only after the egress gateway exists and has rolled out (runners have no other way to Anthropic)", () => {
+    const api = manifest("api-deployment-api-api");
+    const gateway = Object.keys(manifests).filter((id) => id.startsWith("egress-gateway-"));
+    expect(gateway).toContain("egress-gateway-deployment-egress-egress-gateway");
+    expect(gateway.length).toBe(12);
+    for (const id of gateway) expect(api.depends_on, id).toContain(`kubernetes_manifest.${id}`);
+    expect(manifest("egress-gateway-deployment-egress-egress-gateway").wait).toEqual({ rollout: true });
+  });
+
+  it("starts the egress gateway behind its own policies, with its configuration and its key in place, and nothing of the API", () => {
+    expect(manifest("egress-gateway-deployment-egress-egress-gateway").depends_on).toEqual([
+      "kubernetes_manifest.egress-gateway-namespace-cluster-egress",
+      "kubernetes_manifest.egress-gateway-networkpolicy-egress-default-deny-all",
+      "kubernetes_manifest.egress-gateway-serviceaccount-egress-egress-gateway",
+      "kubernetes_manifest.egress-gateway-configmap-egress-egress-gateway-nginx",
+      "kubernetes_manifest.egress-gateway-externalsecret-egress-egress-gateway-upstream-auth",
+      "kubernetes_manifest.egress-gateway-networkpolicy-egress-gateway-ingress-runners",
+      "kubernetes_manifest.egress-gateway-networkpolicy-egress-gateway-egress-dns",
+      "kubernetes_manifest.egress-gateway-networkpolicy-egress-gateway-egress-anthropic",
+      "kubernetes_manifest.egress-gateway-fqdnnetworkpolicy-egress-gateway-egress-anthropic-fqdn",
+    ]);
+  });
+
+  it("creates each ExternalSecret after the store it reads through", () => {
+    const externalSecrets = Object.values(manifests).filter((m) => m.manifest.kind === "ExternalSecret");
+    expect(externalSecrets).toHaveLength(3);
+    for (const e of externalSecrets) {
+      const store = `kubernetes_manifest.external-secrets-clustersecretstore-cluster-${e.manifest.spec.secretStoreRef.name}`;
+      expect(manifests[store.replace("kubernetes_manifest.", "")], store).toBeDefined();
+      expect(e.depends_on, e.manifest.metadata.name).toContain(store);
+    }
   });
 
   it("binds each admission policy only after the policy exists", () => {
