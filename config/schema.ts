@@ -604,7 +604,7 @@ export const configSchema = z
     }),
     /**
      * The runners' egress gateway: an unprivileged nginx, the only way from a runner to the
-     * Anthropic API, holding its key (README, "Network"; docs/adr/0013).
+     * Anthropic API, holding its key (README, "Network"; docs/adr/0015).
      */
     egressGateway: z.strictObject({
       /** An unprivileged nginx build (`nginxinc/nginx-unprivileged`), by digest in production. */
