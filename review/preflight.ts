@@ -89,15 +89,17 @@ export function checkPlaceholders(config: PlueConfig): PreflightItem {
   for (const [field, v] of fields) if (v !== undefined && PLACEHOLDER.test(v)) problems.push(`'${field}' holds a placeholder (got ${v})`);
   if (/^0+$/.test(config.edge.cloudflareZoneId))
     problems.push(`'edge.cloudflareZoneId' holds a placeholder (got ${config.edge.cloudflareZoneId})`);
-  for (const [key, ref] of Object.entries(config.images)) {
-    if (ZERO_DIGEST.test(ref)) problems.push(`'images.${key}' carries a placeholder digest (got ${ref})`);
+  const images: [string, string][] = [
+    ...Object.entries(config.images).map(([key, ref]): [string, string] => [`images.${key}`, ref]),
+    ["egressGateway.image", config.egressGateway.image],
+  ];
+  for (const [field, ref] of images) {
+    if (ZERO_DIGEST.test(ref)) problems.push(`'${field}' carries a placeholder digest (got ${ref})`);
   }
   for (const key of ["repositoryId", "repositoryOwnerId"] as const) {
     if (/^0+$/.test(config.ci[key])) problems.push(`'ci.${key}' holds a placeholder id (got ${config.ci[key]})`);
   }
-  return item("placeholders", "No placeholder values", problems, [
-    `${fields.length + 3 + Object.keys(config.images).length} values checked`,
-  ]);
+  return item("placeholders", "No placeholder values", problems, [`${fields.length + 3 + images.length} values checked`]);
 }
 
 /**

@@ -48,6 +48,7 @@ function goodRaw(): Record<string, any> {
     runner: `ghcr.io/plue/runner@${DIGEST}`,
     migrate: `docker.io/library/postgres:17-alpine@${DIGEST}`,
   };
+  raw.egressGateway.image = `docker.io/nginxinc/nginx-unprivileged:1.29-alpine@${DIGEST}`;
   raw.ci = { repositoryId: "812345678", repositoryOwnerId: "1234567", branch: "main" };
   return raw;
 }
@@ -99,6 +100,7 @@ describe("preflight: no placeholder values", () => {
       `'images.api' carries a placeholder digest (got ghcr.io/plue/api@sha256:${"0".repeat(64)})`,
       `'images.runner' carries a placeholder digest (got ghcr.io/plue/runner@sha256:${"0".repeat(64)})`,
       `'images.migrate' carries a placeholder digest (got docker.io/library/postgres:17-alpine@sha256:${"0".repeat(64)})`,
+      `'egressGateway.image' carries a placeholder digest (got docker.io/nginxinc/nginx-unprivileged:1.29-alpine@sha256:${"0".repeat(64)})`,
       "'ci.repositoryId' holds a placeholder id (got 0)",
       "'ci.repositoryOwnerId' holds a placeholder id (got 0)",
     ]);
@@ -277,12 +279,13 @@ describe("preflight: images pinned by digest", () => {
       id: "images",
       title: "Images pinned by digest",
       ok: true,
-      details: ["3 containers pinned by digest"],
+      // The API, the runner template, the schema Job and the egress gateway's nginx.
+      details: ["4 containers pinned by digest"],
     });
   });
 
   it("fails on placeholder digests (the example) and on a tag", () => {
-    expect(checkImages(loadPlan(planDir())).details).toHaveLength(3);
+    expect(checkImages(loadPlan(planDir())).details).toHaveLength(4);
     const dir = join(root, "tagged");
     cpSync(goodDir, dir, { recursive: true });
     const file = join(dir, "k8s", "api.k8s.yaml");
