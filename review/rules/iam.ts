@@ -36,7 +36,7 @@ export function memberOf(plan: PlanModel, from: Block, value: string): string {
  * (edge, data; docs/adr/0014).
  */
 export function accessorMembers(config: PlueConfig, consumer: SecretConsumer): string[] {
-  return consumer === "api" || consumer === "migrate"
+  return consumer === "api" || consumer === "migrate" || consumer === "egress"
     ? [esoIdentities(config)[consumer].member]
     : [`serviceAccount:${serviceAccountEmail(config, names(config).ciServiceAccount)}`, plannerMember(config)];
 }

@@ -67,6 +67,12 @@ export const defaultDeny: PostureRule = {
 
 /** Destinations a runner must never reach (endpoints of review/connectivity.ts), with the ports tried. */
 export const RUNNER_FORBIDDEN: readonly MatrixCheck[] = [
+  // No DNS at all: name queries carry data out (<data>.attacker.example).
+  { from: "runner", to: "kube-dns", port: 53, protocol: "UDP" },
+  { from: "runner", to: "kube-dns", port: 53, protocol: "TCP" },
+  // Anthropic only through the egress gateway, which holds the key.
+  { from: "runner", to: "api.anthropic.com", port: 443 },
+  { from: "runner", to: "api.anthropic.com (v6)", port: 443 },
   { from: "runner", to: "metadata-server", port: 80 },
   { from: "runner", to: "metadata-server", port: 443 },
   { from: "runner", to: "metadata-server", port: 988 },
@@ -80,10 +86,10 @@ export const RUNNER_FORBIDDEN: readonly MatrixCheck[] = [
 
 export const runnerEgress: PostureRule = {
   id: "NET02",
-  title: "runners cannot reach the metadata server, the database, the internet or each other",
+  title: "runners cannot reach DNS, Anthropic directly, the metadata server, the database, the internet or each other",
   severity: "error",
   rationale:
-    "untrusted agent code must not get the node's or a Google identity (metadata), the platform's data (Cloud SQL) or an exfiltration path (internet); evaluated over the synthesized NetworkPolicies",
+    "untrusted agent code must not get the node's or a Google identity (metadata), the platform's data (Cloud SQL) or an exfiltration path (internet, DNS queries), and reaches Anthropic only through the egress gateway that holds the key; evaluated over the synthesized NetworkPolicies",
   references: { seed: SEED_NETPOL, docs: "README.md (Network)" },
   check(ctx) {
     const target = runnerTarget(ctx);

@@ -356,7 +356,7 @@ const CASES: Record<string, { readonly break: (d: Draft) => void; readonly at: (
   },
   NET02: {
     break: (d) =>
-      d.object("NetworkPolicy", "runner-egress-dns", (o) => {
+      d.object("NetworkPolicy", "runner-egress-gateway", (o) => {
         o.spec.egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] });
       }),
     at: () => [k8s("PodTemplate", "runner")],
