@@ -1,6 +1,7 @@
 /**
- * The `pki` command line: `npm run pki -- <command> [options]`. {@link runCli} parses the
- * arguments, runs one command and returns its exit code; `pki/cli.ts` is the entry point.
+ * `npm run pki -- <command> [options]`: the private CA and certificates of Cloudflare origin
+ * mTLS (see `pki/README.md` and `--help`). The launcher (`bin/plue.mjs pki`) runs {@link main};
+ * tests run it in-process with their own io (streams, environment, clock, working directory).
  *
  * Exit codes: 0 done; 1 operational failure (wrong passphrase, refused overwrite, missing or
  * corrupted file, expired CA); 2 usage or configuration error; 3 (`status`) a certificate is
@@ -8,34 +9,46 @@
  */
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import type { Command } from "commander";
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { REPO_ROOT } from "../lib/paths.ts";
 import type { PlueConfig } from "../config/schema.ts";
+import { containsPrivateKeyBlock, normalisePem, PemError, parsePemBlocks } from "../lib/pem.ts";
+import { REPO_ROOT } from "../lib/paths.ts";
 import { createCa } from "../pki/ca.ts";
 import { createOriginCsr } from "../pki/csr.ts";
 import { OperationalError, PkiError, UsageError } from "../pki/errors.ts";
 import { issueClientCertificate } from "../pki/issue.ts";
 import { decryptPrivateKeyPem, encryptPrivateKeyPem, rsaKeyPairFromPem } from "../pki/keys.ts";
-import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
-import { describeCertificate, formatStatusTable, readX509, type CertificateRole, type CertificateStatus } from "../pki/status.ts";
+import { type CertificateRole, type CertificateStatus, describeCertificate, formatStatusTable, readX509 } from "../pki/status.ts";
 import {
   ensurePrivateDir,
   ensurePublicDir,
+  type FileToWrite,
   loosePermissionWarning,
-  pathExists,
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
+  pathExists,
   readStoreFile,
   resolveLayout,
   STORE_FILES,
-  writeFilesAtomically,
-  type FileToWrite,
   type StoreLayout,
   type WrittenFile,
+  writeFilesAtomically,
 } from "../pki/store.ts";
-
-/** The repository root (`pki/..`). */
+import {
+  addOption,
+  addSubcommand,
+  CliError,
+  type CliIo,
+  type CommandSpec,
+  defineCommand,
+  nonEmpty,
+  oneOf,
+  runSync,
+  setAction,
+  setDispatcher,
+  wholeNumber,
+} from "./cli/kit.ts";
 
 /** The only source of the CA key passphrase (never a flag, never printed). */
 export const PASSPHRASE_ENV = "PLUE_PKI_PASSPHRASE";
@@ -48,60 +61,56 @@ export const EXIT_EXPIRING = 3;
 
 const DAY_MS = 86_400_000;
 
-/** What the CLI talks to; the entry point passes the process's streams and environment. */
-export interface CliIo {
-  /** Writes to standard output. */
-  readonly stdout: (text: string) => void;
-  /** Writes to standard error. */
-  readonly stderr: (text: string) => void;
-  /** Environment variables (for `PLUE_PKI_PASSPHRASE`). */
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /**
-   * The clock.
-   * @default () => new Date()
-   */
-  readonly now?: () => Date;
-  /**
-   * Directory a relative `--dir` resolves against.
-   * @default process.cwd()
-   */
-  readonly cwd?: string;
+/** Options of the pki commands, as commander parsed them. */
+interface PkiOptions {
+  readonly env?: string;
+  readonly dir?: string;
+  readonly force?: boolean;
+  readonly bits?: "3072" | "4096";
+  readonly json?: boolean;
+  readonly warnDays?: number;
 }
-
-type OptionSpec = { readonly type: "string" | "boolean"; readonly short?: string; readonly value?: string; readonly help: string };
-
-const COMMON_OPTIONS: Record<string, OptionSpec> = {
-  env: { type: "string", value: "NAME", help: "environment: config/<NAME>.yaml (default: example)" },
-  dir: {
-    type: "string",
-    value: "DIR",
-    help: "keep everything under DIR: private files in DIR, public copies in DIR/public\n(default: the environment's pki.dir and pki.publicDir, relative to the repository root)",
-  },
-  force: {
-    type: "boolean",
-    help: "replace existing files; each replaced private file is first copied to\n<name>.bak-<UTC timestamp> (mode 0600)",
-  },
-  help: { type: "boolean", short: "h", help: "show this help" },
-};
 
 interface Context {
   readonly io: CliIo;
   readonly command: string;
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: PkiOptions;
   readonly now: Date;
   readonly out: (line: string) => void;
   readonly warn: (line: string) => void;
 }
 
-interface Command {
+const EXIT_CODES: CommandSpec["exitCodes"] = [
+  [0, "done"],
+  [1, "operational failure: wrong passphrase, refused overwrite, missing or corrupted file, expired CA"],
+  [2, "usage or configuration error"],
+  [3, "status: a certificate expires within --warn-days or has expired"],
+];
+
+const ENVIRONMENT = {
+  title: "Environment",
+  lines: [`${PASSPHRASE_ENV}  passphrase of the CA key (init-ca, issue-client); never a flag, never printed`],
+};
+
+const COMMON_OPTIONS: readonly (readonly [string, string])[] = [
+  ["--env <name>", "environment: config/<name>.yaml (default: example)"],
+  [
+    "--dir <dir>",
+    "keep everything under <dir>: private files in <dir>, public copies in <dir>/public\n(default: the environment's pki.dir and pki.publicDir, relative to the repository root)",
+  ],
+  ["--force", "replace existing files; each replaced private file is first copied to\n<name>.bak-<UTC timestamp> (mode 0600)"],
+];
+
+interface Subcommand {
   readonly name: string;
   readonly summary: string;
   readonly description: string;
-  readonly options: Record<string, OptionSpec>;
+  readonly examples: readonly string[];
+  readonly options: (cmd: Command, where: string) => void;
   readonly run: (ctx: Context) => number;
 }
 
-const COMMANDS: readonly Command[] = [
+const SUBCOMMANDS: readonly Subcommand[] = [
   {
     name: "init-ca",
     summary: "create the private CA (ca.key.pem encrypted, ca.pem)",
@@ -111,10 +120,11 @@ const COMMANDS: readonly Command[] = [
       '(critical), subject CN "<organization> Origin Pull CA", O=<organization>, valid',
       "pki.caValidityDays days.",
       "",
-      "Reads the passphrase from PLUE_PKI_PASSPHRASE (at least 12 characters).",
+      `Reads the passphrase from ${PASSPHRASE_ENV} (at least ${MIN_PASSPHRASE_LENGTH} characters).`,
       "Writes ca.key.pem (encrypted PKCS#8, AES-256, mode 0600) and ca.pem into the private store.",
     ].join("\n"),
-    options: { bits: { type: "string", value: "N", help: "CA key size: 3072 or 4096 (default: 3072)" } },
+    examples: ["npm run pki -- init-ca --env prod", "npm run pki -- init-ca --env prod --bits 4096 --force"],
+    options: (cmd) => addOption(cmd, "--bits <n>", "CA key size: 3072 or 4096 (default: 3072)", oneOf(["3072", "4096"], "CA key size")),
     run: initCa,
   },
   {
@@ -127,11 +137,12 @@ const COMMANDS: readonly Command[] = [
       "a random positive 128-bit serial, valid pki.clientValidityDays days but never past the",
       "CA's notAfter (cut back, with a warning).",
       "",
-      "Decrypts ca.key.pem with PLUE_PKI_PASSPHRASE.",
+      `Decrypts ca.key.pem with ${PASSPHRASE_ENV}.`,
       "Writes client.key.pem (unencrypted PKCS#8, as Cloudflare's upload needs it; mode 0600)",
       "and client.pem into the private store.",
     ].join("\n"),
-    options: {},
+    examples: ["npm run pki -- issue-client --env prod", "npm run pki -- issue-client --env prod --force"],
+    options: () => undefined,
     run: issueClient,
   },
   {
@@ -146,7 +157,8 @@ const COMMANDS: readonly Command[] = [
       "store. Submit the CSR to Cloudflare (SSL/TLS > Origin Server) and save the certificate",
       "it returns as origin.pem beside it.",
     ].join("\n"),
-    options: {},
+    examples: ["npm run pki -- origin-csr --env prod"],
+    options: () => undefined,
     run: originCsr,
   },
   {
@@ -160,9 +172,15 @@ const COMMANDS: readonly Command[] = [
       "",
       "Exit code 3 when a certificate is expired or expires within --warn-days days.",
     ].join("\n"),
-    options: {
-      json: { type: "boolean", help: "print a JSON array instead of a table" },
-      "warn-days": { type: "string", value: "N", help: "warn (exit code 3) when a certificate expires within N days (default: 30)" },
+    examples: ["npm run pki -- status --env prod", "npm run pki -- status --env prod --warn-days 60 --json"],
+    options: (cmd) => {
+      cmd.option("--json", "print a JSON array instead of a table");
+      addOption(
+        cmd,
+        "--warn-days <n>",
+        "warn (exit code 3) when a certificate expires within <n> days (default: 30)",
+        wholeNumber("days", 0, 99_999, "--warn-days 30"),
+      );
     },
     run: status,
   },
@@ -171,100 +189,93 @@ const COMMANDS: readonly Command[] = [
     summary: "copy the public files (ca.pem, client.pem, origin.csr.pem, origin.pem) to pki.publicDir",
     description: [
       "Copies the public files of the private store into the environment's pki.publicDir",
-      "(committed; the plan reads them at synth), or DIR/public with --dir: ca.pem and",
+      "(committed; the plan reads them at synth), or <dir>/public with --dir: ca.pem and",
       "client.pem (required; client.pem must be signed by ca.pem), origin.csr.pem and origin.pem",
       "(when present). Never a key: a file holding a private key block is refused.",
       "",
       "Identical copies are left alone; a different existing copy is replaced only with",
       "--force (git keeps the previous version; no backup is made of public copies).",
     ].join("\n"),
-    options: {},
+    examples: ["npm run pki -- publish --env prod", "npm run pki -- publish --env prod --force"],
+    options: () => undefined,
     run: publish,
   },
 ];
 
+/** Help and error texts of `npm run pki`. */
+export const PKI_SPEC: CommandSpec = {
+  where: "pki",
+  invocation: "npm run pki --",
+  usage: "<command> [options]",
+  description: "Private CA and certificates of Cloudflare origin mTLS (Authenticated Origin Pulls).",
+  sections: [
+    { title: "Options of every command", lines: COMMON_OPTIONS.flatMap(([flag, help]) => optionLines(flag, help)) },
+    {
+      title: "Files",
+      lines: [
+        "The private store (pki.dir, git-ignored; or --dir <dir>) holds ca.key.pem, ca.pem,",
+        "client.key.pem, client.pem, origin.key.pem, origin.csr.pem, origin.pem; keys have mode",
+        "0600, the directory 0700. publish copies the public ones to pki.publicDir (or <dir>/public).",
+      ],
+    },
+    ENVIRONMENT,
+  ],
+  exitCodes: EXIT_CODES,
+  examples: ["npm run pki -- status --json", "npm run pki -- init-ca --env prod", "npm run pki -- help init-ca"],
+};
+
+function optionLines(flag: string, help: string): string[] {
+  return help.split("\n").map((line, i) => `${(i === 0 ? flag : "").padEnd(16)}${line}`);
+}
+
 /**
- * Runs the CLI on `argv` (the arguments after the script name).
- * @returns the exit code: 0, 1 (operational), 2 (usage or configuration), 3 (status: expiring)
+ * Runs `pki` with `argv` (the arguments after `pki`); returns the exit code: 0, 1
+ * (operational), 2 (usage or configuration), 3 (status: expiring).
  */
-export function runCli(argv: readonly string[], io: CliIo): number {
-  try {
-    return dispatch(argv, io);
-  } catch (error) {
-    if (error instanceof PkiError) {
-      io.stderr(`${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof ConfigError) {
-      io.stderr(`${error.message}\n`);
-      return 2;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr(`pki: unexpected error: ${message.split("\n")[0] ?? ""}. Report it with the command that caused it.\n`);
-    return 1;
+export function main(argv: readonly string[], io: CliIo): number {
+  const program = defineCommand("pki", PKI_SPEC);
+  setDispatcher(program);
+  for (const sub of SUBCOMMANDS) {
+    const where = `pki ${sub.name}`;
+    const cmd = defineCommand(sub.name, {
+      where,
+      invocation: `npm run pki -- ${sub.name}`,
+      usage: "[options]",
+      description: sub.description,
+      sections: [ENVIRONMENT],
+      exitCodes: sub.name === "status" ? EXIT_CODES : EXIT_CODES.slice(0, 3),
+      examples: sub.examples,
+    });
+    sub.options(cmd, where);
+    addOption(cmd, "--env <name>", "environment: config/<name>.yaml (default: example)", nonEmpty("an environment name"));
+    addOption(cmd, "--dir <dir>", COMMON_OPTIONS[1]?.[1] ?? "", nonEmpty("a directory"));
+    cmd.option("--force", sub.name === "status" ? "accepted for uniformity; status writes nothing" : (COMMON_OPTIONS[2]?.[1] ?? ""));
+    setAction<PkiOptions>(cmd, (values) =>
+      guard(() =>
+        sub.run({
+          io,
+          command: sub.name,
+          values,
+          now: io.now(),
+          out: (line) => io.stdout(`${line}\n`),
+          warn: (line) => io.stderr(`${line}\n`),
+        }),
+      ),
+    );
+    addSubcommand(program, cmd, sub.summary);
   }
+  return runSync(program, argv, io);
 }
 
-function dispatch(argv: readonly string[], io: CliIo): number {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    if (name === "help" && rest[0] !== undefined) return dispatch([rest[0], "--help"], io);
-    if (name === undefined) {
-      io.stderr(`pki: no command given. Use one of ${COMMANDS.map((c) => c.name).join(", ")}.\n\n${globalHelp()}`);
-      return 2;
-    }
-    io.stdout(globalHelp());
-    return 0;
-  }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    const what = name.startsWith("-") ? "is not a command (the command comes first)" : "is not a command";
-    throw new UsageError(
-      `pki: '${name}' ${what} (got ${JSON.stringify(argv.join(" "))}). Use one of ${COMMANDS.map((c) => c.name).join(", ")}; see npm run pki -- --help.`,
-    );
-  }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    io.stdout(commandHelp(command));
-    return 0;
-  }
-  const specs = { ...COMMON_OPTIONS, ...command.options };
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [key, spec] of Object.entries(specs))
-    options[key] = spec.short === undefined ? { type: spec.type } : { type: spec.type, short: spec.short };
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
+/** The library's errors carry their exit code; a configuration error is a usage error (2). */
+function guard(run: () => number): number {
   try {
-    const parsed = parseArgs({ args: [...rest], options, strict: true, allowPositionals: true });
-    values = parsed.values;
-    positionals = parsed.positionals;
+    return run();
   } catch (error) {
-    throw new UsageError(`pki ${command.name}: ${argumentProblem(error)}. See npm run pki -- ${command.name} --help.`);
+    if (error instanceof PkiError) throw new CliError(error.message, error.exitCode);
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    throw error;
   }
-  if (positionals.length > 0) {
-    throw new UsageError(
-      `pki ${command.name}: '${positionals[0] ?? ""}' is not an option (got ${JSON.stringify(positionals.join(" "))}). ${command.name} takes options only; see npm run pki -- ${command.name} --help.`,
-    );
-  }
-  const now = (io.now ?? (() => new Date()))();
-  return command.run({
-    io,
-    command: command.name,
-    values,
-    now,
-    out: (line) => io.stdout(`${line}\n`),
-    warn: (line) => io.stderr(`${line}\n`),
-  });
-}
-
-function argumentProblem(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const option = /'(-[^' ]+)/.exec(message)?.[1];
-  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) return `'${option}' is not a known option (got ${option})`;
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) {
-    return /argument missing/.test(message) ? `'${option}' needs a value (got nothing)` : `'${option}' takes no value (got one)`;
-  }
-  return message.replace(/\.$/, "");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,23 +288,16 @@ interface Environment {
 }
 
 function environment(ctx: Context): Environment {
-  const envName = stringOption(ctx, "env") ?? "example";
-  const config = loadConfig(envName);
-  const dir = stringOption(ctx, "dir");
-  if (dir !== undefined && dir.trim() === "") throw new UsageError(`pki ${ctx.command}: '--dir' is empty (got ""). Give a directory.`);
+  const config = loadConfig(ctx.values.env ?? "example");
+  const dir = ctx.values.dir;
   const layout = resolveLayout({
     repoRoot: REPO_ROOT,
     configDir: config.pki.dir,
     configPublicDir: config.pki.publicDir,
     ...(dir === undefined ? {} : { dirOverride: dir }),
-    ...(ctx.io.cwd === undefined ? {} : { cwd: ctx.io.cwd }),
+    cwd: ctx.io.cwd,
   });
   return { config, layout, file: (name) => join(layout.privateDir, name) };
-}
-
-function stringOption(ctx: Context, name: string): string | undefined {
-  const value = ctx.values[name];
-  return typeof value === "string" ? value : undefined;
 }
 
 function passphrase(ctx: Context, minLength: number): string {
@@ -347,10 +351,7 @@ function pemText(path: string, text: string): string {
 // Commands
 
 function initCa(ctx: Context): number {
-  const bitsText = stringOption(ctx, "bits") ?? "3072";
-  if (!/^\d+$/.test(bitsText) || (bitsText !== "3072" && bitsText !== "4096")) {
-    throw new UsageError(`pki init-ca: '--bits' is not an allowed CA key size (got ${bitsText}). Use 3072 or 4096.`);
-  }
+  const bitsText = ctx.values.bits ?? "3072";
   const pass = passphrase(ctx, MIN_PASSPHRASE_LENGTH);
   const env = environment(ctx);
   const keyPath = env.file(STORE_FILES.caKey);
@@ -449,11 +450,7 @@ const STATUS_FILES: readonly { readonly role: CertificateRole; readonly cert: st
 ];
 
 function status(ctx: Context): number {
-  const warnText = stringOption(ctx, "warn-days") ?? "30";
-  if (!/^\d{1,5}$/.test(warnText)) {
-    throw new UsageError(`pki status: '--warn-days' is not a whole number of days (got ${warnText}). Use e.g. --warn-days 30.`);
-  }
-  const warnDays = Number(warnText);
+  const warnDays = ctx.values.warnDays ?? 30;
   const env = environment(ctx);
   const dir = env.layout.privateDir;
   if (!pathExists(dir)) {
@@ -563,69 +560,4 @@ function publish(ctx: Context): number {
   for (const path of unchanged) ctx.out(`unchanged ${path}`);
   ctx.out(`published to ${env.layout.publicDir} (no private key)`);
   return 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Help
-
-function optionLines(specs: Record<string, OptionSpec>): string[] {
-  const entries = Object.entries(specs).map(([name, spec]) => {
-    const flag = `${spec.short === undefined ? "    " : `-${spec.short}, `}--${name}${spec.value === undefined ? "" : ` ${spec.value}`}`;
-    return [flag, spec.help] as const;
-  });
-  const width = Math.max(...entries.map(([flag]) => flag.length)) + 2;
-  return entries.flatMap(([flag, help]) => help.split("\n").map((line, i) => `  ${(i === 0 ? flag : "").padEnd(width)}${line}`));
-}
-
-const FOOTER = [
-  "Environment:",
-  `  ${PASSPHRASE_ENV}  passphrase of the CA key (init-ca, issue-client); never a flag, never printed`,
-  "",
-  "Exit codes: 0 done, 1 operational failure (wrong passphrase, refused overwrite, missing or",
-  "corrupted file), 2 usage or configuration error, 3 status: a certificate expires within",
-  "--warn-days or has expired.",
-].join("\n");
-
-function globalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
-  return [
-    "Usage: npm run pki -- <command> [options]",
-    "",
-    "Private CA and certificates of Cloudflare origin mTLS (Authenticated Origin Pulls).",
-    "",
-    "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
-    "",
-    "Options of every command:",
-    ...optionLines(COMMON_OPTIONS),
-    "",
-    "Files: the private store (pki.dir, git-ignored; or --dir DIR) holds ca.key.pem, ca.pem,",
-    "client.key.pem, client.pem, origin.key.pem, origin.csr.pem, origin.pem; keys have mode",
-    "0600, the directory 0700. publish copies the public ones to pki.publicDir (or DIR/public).",
-    "",
-    FOOTER,
-    "",
-    "Run npm run pki -- <command> --help for a command's details.",
-    "",
-  ].join("\n");
-}
-
-function commandHelp(command: Command): string {
-  return [
-    `Usage: npm run pki -- ${command.name} [options]`,
-    "",
-    command.description,
-    "",
-    "Options:",
-    ...optionLines({
-      ...command.options,
-      ...COMMON_OPTIONS,
-      ...(command.name === "status"
-        ? { force: { type: "boolean", help: "accepted for uniformity; status writes nothing" } satisfies OptionSpec }
-        : {}),
-    }),
-    "",
-    FOOTER,
-    "",
-  ].join("\n");
 }

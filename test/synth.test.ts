@@ -1,20 +1,38 @@
-/** The synth command as users and CI run it: a real `main.ts` process, real files. */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+/**
+ * The synth command: in-process through `synthCommand` for what it decides (validation, what it
+ * writes), and as a real process exactly as `npm run synth` runs it (package.json's script) for
+ * what only a process shows: byte-identical output in a fresh process from another directory,
+ * exit codes, the stdout/stderr split, no stack trace. cdktf.json runs the same command.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { capture } from "../app/cli/kit.ts";
+import { synthCommand } from "../app/synth.ts";
+import { main } from "../app/synth-command.ts";
+import { REPO_ROOT } from "../lib/paths.ts";
 import { filesBelow } from "../review/key-scan.ts";
 import { exampleRaw } from "./support/config.ts";
+import { hasStackTrace, npmScripts, runScript } from "./support/launcher.ts";
 import { chartNames, planDir, stack, stackNames } from "./support/plan.ts";
 
-const REPO = join(import.meta.dirname, "..");
+const REPO = REPO_ROOT.replace(/\/$/, "");
 const work = mkdtempSync(join(tmpdir(), "plue-synth-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** synth in-process. */
 function synth(args: string[], cwd = REPO) {
-  return spawnSync(process.execPath, [join(REPO, "bin", "synth.mjs"), ...args], { cwd, encoding: "utf8" });
+  const r = synthCommand(args, { cwd });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** synth as `npm run synth` runs it, with the test's environment minus CDKTF_OUTDIR. */
+function synthProcess(args: string[], cwd = REPO) {
+  const env = { ...process.env };
+  delete env.CDKTF_OUTDIR;
+  return runScript("synth", args, env, cwd);
 }
 
 function tree(dir: string): Map<string, string> {
@@ -66,11 +84,27 @@ describe("npm run synth", () => {
     for (const a of addresses) expect(a).toMatch(/^(data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+$/);
   });
 
-  it("produces byte-identical output on a second synth, from another working directory", () => {
+  it("produces byte-identical output on a second synth, in a fresh process from another working directory", async () => {
     const out = join(work, "second");
-    const run = synth(["--out", out], work);
+    const run = await synthProcess(["--out", out], work);
     expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`synthesized environment 'example' to ${out}/\n`);
+    expect(run.code).toBe(0);
+    expect(tree(out)).toEqual(tree(planDir()));
+  });
+
+  it("is what cdktf.json's app runs, so cdktf deploy synthesizes exactly what was reviewed", () => {
+    const cdktf = JSON.parse(readFileSync(join(REPO, "cdktf.json"), "utf8")) as { app: string };
+    expect(cdktf.app).toBe(npmScripts().synth);
+    expect(cdktf.app).toBe("node --max-semi-space-size=2 bin/plue.mjs synth");
+  });
+
+  it("writes to CDKTF_OUTDIR when there is no --out (how cdktf synth and deploy pass it); --json lists what it wrote", async () => {
+    const out = join(work, "from-cdktf");
+    const r = await capture(main, ["--json"], { env: { CDKTF_OUTDIR: out }, cwd: work });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ environment: "example", out, stacks: stackNames(), charts: chartNames() });
     expect(tree(out)).toEqual(tree(planDir()));
   });
 
@@ -98,16 +132,81 @@ describe("npm run synth", () => {
     expect(tf.terraform.backend).toEqual({ local: { path: "bootstrap.tfstate" } });
   });
 
-  it("prints its usage for --help", () => {
+  it("prints its usage for --help in the common layout", () => {
     const run = synth(["--help"]);
-    expect(run.status).toBe(0);
-    expect(run.stdout).toContain("Usage: npm run synth -- [--env <name>] [--out <dir>]");
+    expect(run).toEqual({
+      status: 0,
+      stderr: "",
+      stdout: [
+        "Usage: npm run synth -- [--env <name>] [--out <dir>] [--config-dir <dir>] [--json]",
+        "",
+        "Synthesizes the whole plan for one environment:",
+        "  <out>/stacks/<stack>/cdk.tf.json   every cdktf stack",
+        "  <out>/k8s/<chart>.k8s.yaml         every cdk8s chart",
+        "Every input is validated first; every problem is reported at once. The output directory",
+        "holds either the previous plan or the new one, never a mix.",
+        "",
+        "Options:",
+        "      --env <name>        environment file config/<name>.yaml (default: example)",
+        "      --out <dir>         output directory (default: $CDKTF_OUTDIR, else cdktf.out)",
+        "      --config-dir <dir>  directory of environment files (default: the repository's config/)",
+        "      --json              print what was written as JSON: environment, out, stacks, charts",
+        "  -h, --help              show this help",
+        "",
+        "Exit codes:",
+        "  0  synthesized",
+        "  1  internal failure; nothing was written",
+        "  2  invalid arguments or configuration; nothing was written",
+        "",
+        "Examples:",
+        "  npm run synth",
+        "  npm run synth -- --env prod --out /tmp/prod.out",
+        "  npm run synth -- --json",
+        "",
+      ].join("\n"),
+    });
   });
 
-  it("fails with exit 2 and its usage for an unknown option", () => {
-    const run = synth(["--environment", "prod"]);
-    expect(run.status).toBe(2);
-    expect(run.stderr).toContain("Unknown option '--environment'");
+  it("fails with exit 2 and one line for an unknown option, a missing value or a stray argument", () => {
+    expect(synth(["--environment", "prod"])).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: "synth: '--environment' is not a known option (got --environment). See npm run synth -- --help.\n",
+    });
+    expect(synth(["--out"])).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: "synth: '--out' needs a value (got nothing). Give --out <dir>; see npm run synth -- --help.\n",
+    });
+    expect(synth(["prod"])).toEqual({
+      status: 2,
+      stdout: "",
+      stderr: `synth: 'prod' is not an option (got "prod"). synth takes options only; see npm run synth -- --help.\n`,
+    });
+  });
+
+  it("as a process: --help on stdout (exit 0); an unknown option is one line on stderr (exit 2), no stack trace", async () => {
+    const [help, bad] = await Promise.all([synthProcess(["--help"]), synthProcess(["--environment", "prod"])]);
+    expect(help.code).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toBe(synth(["--help"]).stdout);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toBe(synth(["--environment", "prod"]).stderr);
+  });
+
+  it("as a process: a broken config exits 2 with every problem on stderr, nothing on stdout, no stack trace", async () => {
+    const dir = configDirWith("broken-process", (c) => {
+      delete c.project.id;
+      c.network.podCidr = c.network.nodeCidr;
+    });
+    const run = await synthProcess(["--env", "broken-process", "--config-dir", dir, "--out", join(work, "broken-process-out")]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(
+      /^2 problems in the configuration; nothing was written:\nconfig\/broken-process\.yaml: 'project\.id' is missing/,
+    );
+    expect(hasStackTrace(run.stderr)).toBe(false);
   });
 
   it("fails if the environment file does not exist, saying how to add one", () => {
@@ -118,7 +217,7 @@ describe("npm run synth", () => {
 
   it("fails on a broken config with every problem named, no stack trace, and the old output untouched", () => {
     const out = join(work, "kept");
-    expect(synth(["--out", out]).status).toBe(0);
+    cpSync(planDir(), out, { recursive: true });
     const before = tree(out);
     const dir = configDirWith("broken", (c) => {
       delete c.project.id;

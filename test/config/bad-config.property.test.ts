@@ -8,7 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { synthCommand } from "../../app/synth-command.ts";
+import { synthCommand } from "../../app/synth.ts";
 import { exampleRaw, PROBLEM_LINE } from "../support/config.ts";
 
 type Path = (string | number)[];

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { REPO_ROOT } from "../../lib/paths.ts";
+import { runScript } from "../support/launcher.ts";
 
 export { REPO_ROOT };
 export const MIGRATIONS_DIR = join(REPO_ROOT, "db", "migrations");
@@ -136,4 +137,9 @@ let counter = 0;
 export function uniqueDbName(prefix: string): string {
   counter += 1;
   return `${prefix}_${process.pid}_${counter}`;
+}
+
+/** `npm run migrate -- [args]` as its script runs it (`node bin/plue.mjs migrate`), with a clean environment. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return runScript("migrate", args, cleanEnv(env));
 }

@@ -1,13 +1,15 @@
 /**
  * The migration runner (db/migrate.sh) against a real PostgreSQL server: one
  * server for this file, a fresh database per test. It takes its connection
- * from the PG* variables only, as the schema Job gives them.
+ * from the PG* variables only, as the schema Job gives them. The last block runs
+ * `npm run migrate` (the launcher, as its npm script does), which turns a URL into them.
  */
 import { spawnSync } from "node:child_process";
 import { appendFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { libpqUrlToEnv } from "../../lib/libpq-url.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import {
   appliedMigrations,
@@ -19,6 +21,8 @@ import {
   REPO_MIGRATION_FILES,
   RUNNER,
   removeDir,
+  run,
+  runCli,
   runShell,
   sha256File,
   tableExists,
@@ -359,5 +363,78 @@ describe("db/migrate.sh never prints the password", () => {
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain("could not connect");
     for (const output of [ok.stdout, ok.stderr, broken.stdout, broken.stderr]) expect(output).not.toContain(secret);
+  });
+});
+
+describe("npm run migrate (app/migrate-command.ts, through bin/plue.mjs)", () => {
+  it("applies the migrations with --database-url and passes the exit code through", async () => {
+    const url = await freshDb();
+    const result = await runCli(["--database-url", url]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`${N} applied, 0 already up to date`);
+    expect((await appliedMigrations(url))?.length).toBe(N);
+
+    const dir = tempMigrations();
+    appendFileSync(join(dir, REPO_MIGRATION_FILES[0] ?? ""), "-- edited\n");
+    const refused = await runCli(["--dir", dir], { DATABASE_URL: url });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`checksum mismatch for ${REPO_MIGRATION_FILES[0]}`);
+  });
+
+  it("never prints the database URL or its password", async () => {
+    const db = uniqueDbName("migrate");
+    await server.createDatabase(db);
+    // trust auth ignores the password, which lets us check it is never echoed.
+    const secret = "s3cr3t@pass/word";
+    const url = `postgresql://postgres:${encodeURIComponent(secret)}@127.0.0.1:${server.port}/${db}?application_name=plue%20test&sslmode=disable`;
+    const ok = await runCli(["--database-url", url]);
+    expect(ok.code).toBe(0);
+    const broken = await runShell(url.replace(`/${db}?`, "/no_such_db?"));
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("could not connect");
+    for (const output of [ok.stdout, ok.stderr, broken.stdout, broken.stderr]) {
+      expect(output).not.toContain(secret);
+      expect(output).not.toContain(encodeURIComponent(secret));
+      expect(output).not.toContain("postgresql://");
+    }
+    await withClient(server.url(db), async (client) => {
+      const count = await client.query<{ n: string }>("SELECT count(*) AS n FROM schema_migrations");
+      expect(Number(count.rows[0]?.n)).toBe(N);
+    });
+  });
+
+  it("decodes a URL into the PG* variables that give psql the same connection as the URL itself", async () => {
+    // A database name, a password and parameters that need decoding; a socket directory.
+    const db = "migrate ü x";
+    await withClient(server.url(), (client) => client.query(`CREATE DATABASE "${db}"`));
+    const socketDir = await withClient(server.url(), async (client) => {
+      const result = await client.query<{ unix_socket_directories: string }>("SHOW unix_socket_directories");
+      return result.rows[0]?.unix_socket_directories ?? "";
+    });
+    expect(socketDir.startsWith("/")).toBe(true);
+    const port = server.port;
+    const name = encodeURIComponent(db);
+    const cases: [string, string][] = [
+      [
+        `postgresql://postgres:${encodeURIComponent("p@ss/w:rd?#")}@127.0.0.1:${port}/${name}?application_name=plue%20check&options=-c%20search_path%3Dplue_x`,
+        `postgres|${db}|${port}|plue check|plue_x`,
+      ],
+      [`postgres://127.0.0.1:1,127.0.0.1:${port}/${name}?user=postgres&connect_timeout=5`, `postgres|${db}|${port}|psql|"$user", public`],
+      [`postgresql://${encodeURIComponent(socketDir)}:${port}/${name}?user=postgres`, `postgres|${db}||psql|"$user", public`],
+      [
+        `postgresql:///${name}?host=${socketDir}&port=${port}&user=postgres&application_name=via+socket`,
+        `postgres|${db}||via+socket|"$user", public`,
+      ],
+    ];
+    const query =
+      "SELECT current_user, current_database(), inet_server_port(), current_setting('application_name'), current_setting('search_path')";
+    for (const [url, expected] of cases) {
+      const [viaUrl, viaEnv] = await Promise.all([
+        run("psql", ["-X", "-A", "-t", "-d", url, "-c", query], cleanEnv()),
+        run("psql", ["-X", "-A", "-t", "-c", query], cleanEnv(libpqUrlToEnv(url))),
+      ]);
+      expect(viaUrl, url).toEqual({ code: 0, stdout: `${expected}\n`, stderr: "" });
+      expect(viaEnv, url).toEqual(viaUrl);
+    }
   });
 });

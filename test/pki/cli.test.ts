@@ -1,7 +1,8 @@
 /**
- * The real `pki` CLI as a child process (`node --import tsx pki/cli.ts`, what `npm run pki`
- * runs), on temp stores given with --dir. One CA is made in beforeAll and copied for tests
- * that change it.
+ * The `pki` command on temp stores given with --dir: in-process through its `main` with a test
+ * io (environment, clock), and, for what only a process shows (exit codes, the stdout/stderr
+ * split, no stack trace), a few real processes exactly as `npm run pki` runs them. One CA is
+ * made in beforeAll and copied for tests that change it.
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { X509Certificate } from "node:crypto";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { createCa } from "../../pki/ca.ts";
 import { issueClientCertificate } from "../../pki/issue.ts";
 import { encryptPrivateKeyPem, rsaKeyPairFromPem } from "../../pki/keys.ts";
-import { DAY_MS, PASSPHRASE, hasStackTrace, openssl, pki, tempDirs, type RunResult } from "./helpers.ts";
+import { DAY_MS, hasStackTrace, openssl, PASSPHRASE, pki, pkiProcess, type RunResult, tempDirs } from "./helpers.ts";
 
 const dirs = tempDirs();
 let store: string;
@@ -286,8 +287,8 @@ describe.concurrent("origin-csr", () => {
 
 describe.concurrent("status", () => {
   it("--json lists ca and client with their fields, daysLeft and fingerprint", async () => {
-    const before = Date.now();
-    const r = await pki(["status", "--dir", store, "--json"], null);
+    const at = new Date(Date.now() + 10 * DAY_MS + 3_600_000);
+    const r = await pki(["status", "--dir", store, "--json"], null, { now: () => at });
     expect(r.code, r.stderr).toBe(0);
     const list: unknown = JSON.parse(r.stdout);
     expect(Array.isArray(list)).toBe(true);
@@ -315,12 +316,10 @@ describe.concurrent("status", () => {
       expect(entry.fingerprintSha256).toBe(x.fingerprint256);
       expect(entry.notBefore).toBe(new Date(x.validFrom).toISOString());
       expect(entry.notAfter).toBe(new Date(x.validTo).toISOString());
-      const expected = Math.floor((Date.parse(x.validTo) - before) / DAY_MS);
-      expect([expected, expected - 1]).toContain(entry.daysLeft);
-      expect(Number.isInteger(entry.daysLeft)).toBe(true);
+      expect(entry.daysLeft).toBe(Math.floor((Date.parse(x.validTo) - at.getTime()) / DAY_MS));
     }
-    expect(entries[0]?.daysLeft).toBeGreaterThanOrEqual(3648);
-    expect(entries[1]?.daysLeft).toBeGreaterThanOrEqual(363);
+    expect(entries[0]?.daysLeft).toBeGreaterThanOrEqual(3638);
+    expect(entries[1]?.daysLeft).toBeGreaterThanOrEqual(353);
     const fp = await openssl(["x509", "-in", join(store, "client.pem"), "-noout", "-fingerprint", "-sha256"]);
     expect(fp.stdout.trim()).toBe(`sha256 Fingerprint=${String(entries[1]?.fingerprintSha256)}`);
   });
@@ -382,7 +381,9 @@ describe.concurrent("status", () => {
     expect(empty.stderr).toContain("holds no certificate");
     const bad = await pki(["status", "--dir", store, "--warn-days", "soon"], null);
     expectCleanError(bad, 2);
-    expect(bad.stderr).toContain("'--warn-days' is not a whole number of days (got soon)");
+    expect(bad.stderr).toBe(
+      "pki status: '--warn-days' is not a whole number of days from 0 to 99999 (got soon). Use e.g. --warn-days 30.\n",
+    );
   });
 });
 
@@ -441,32 +442,125 @@ describe.concurrent("usage", () => {
     const r = await pki([command, "--help"], null);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: npm run pki -- ${command} [options]`);
-    expect(r.stdout).toContain("--env NAME");
-    expect(r.stdout).toContain("--dir DIR");
-    expect(r.stdout).toContain("Exit codes:");
+    expect(r.stdout).toMatch(/^ {6}--env <name> +environment: config\/<name>\.yaml \(default: example\)$/m);
+    expect(r.stdout).toMatch(/^ {6}--dir <dir> +keep everything under <dir>/m);
+    expect(r.stdout).toMatch(/^ {2}-h, --help +show this help$/m);
+    expect(r.stdout).toMatch(/\nExit codes:\n {2}0 +done\n {2}1 +operational failure[^\n]*\n {2}2 +usage or configuration error\n/);
+    expect(r.stdout).toMatch(/\nExamples:\n {2}npm run pki -- /);
   });
 
-  it("--help lists every command and exits 0; no command exits 2", async () => {
+  it("--help lists every command and exits 0; help <command> is <command> --help", async () => {
     const r = await pki(["--help"], null);
     expect(r.code).toBe(0);
-    for (const command of ["init-ca", "issue-client", "origin-csr", "status", "publish"]) expect(r.stdout).toContain(`  ${command}`);
-    expect((await pki([], null)).code).toBe(2);
+    expect(r.stdout.startsWith("Usage: npm run pki -- <command> [options]\n")).toBe(true);
+    for (const command of ["init-ca", "issue-client", "origin-csr", "status", "publish"])
+      expect(r.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+    expect(r.stdout).toContain("\n  3  status: a certificate expires within --warn-days or has expired\n");
+    const viaHelp = await pki(["help", "status"], null);
+    expect(viaHelp).toEqual(await pki(["status", "--help"], null));
   });
 
-  it("fails on an unknown command or option (exit 2, one clear line)", async () => {
-    const unknown = await pki(["renew-everything"], null);
-    expectCleanError(unknown, 2);
-    expect(unknown.stderr).toContain("pki: 'renew-everything' is not a command");
-    const option = await pki(["status", "--dir", store, "--verbose"], null);
-    expectCleanError(option, 2);
-    expect(option.stderr).toContain("pki status: '--verbose' is not a known option");
-    const passphraseFlag = await pki(["init-ca", "--passphrase", "x"], null);
-    expectCleanError(passphraseFlag, 2);
+  it("fails without a command (exit 2), listing the commands", async () => {
+    const r = await pki([], null);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "pki: '<command>' is missing (got nothing). Use one of init-ca, issue-client, origin-csr, status, publish; see npm run pki -- --help.\n",
+    );
+  });
+
+  it("fails on an unknown command, option, missing value or stray argument (exit 2, one line each)", async () => {
+    const cases: [readonly string[], string][] = [
+      [
+        ["renew-everything"],
+        "pki: 'renew-everything' is not a command (got renew-everything). Use one of init-ca, issue-client, origin-csr, status, publish; see npm run pki -- --help.",
+      ],
+      [
+        ["status", "--dir", store, "--verbose"],
+        "pki status: '--verbose' is not a known option (got --verbose). See npm run pki -- status --help.",
+      ],
+      [
+        ["status", "--warn-dayz", "3"],
+        "pki status: '--warn-dayz' is not a known option (got --warn-dayz). Did you mean --warn-days? See npm run pki -- status --help.",
+      ],
+      [
+        ["init-ca", "--passphrase", "x"],
+        "pki init-ca: '--passphrase' is not a known option (got --passphrase). See npm run pki -- init-ca --help.",
+      ],
+      [["status", "--dir"], "pki status: '--dir' needs a value (got nothing). Give --dir <dir>; see npm run pki -- status --help."],
+      [
+        ["status", "--env", "--json"],
+        "pki status: '--env' needs a value (got --json, an option). Give --env <name>; see npm run pki -- status --help.",
+      ],
+      [["status", "--dir", ""], `pki status: '--dir' is empty (got ""). Give a directory.`],
+      [["init-ca", "--bits", "2048"], "pki init-ca: '--bits' is not an allowed CA key size (got 2048). Use 3072 or 4096."],
+      [
+        ["status", "--warn-days", "-5"],
+        "pki status: '--warn-days' is not a whole number of days from 0 to 99999 (got -5). Use e.g. --warn-days 30.",
+      ],
+      [
+        ["publish", "everything"],
+        `pki publish: 'everything' is not an option (got "everything"). pki publish takes options only; see npm run pki -- publish --help.`,
+      ],
+      [["--dir", store], "pki: '--dir' is not a known option (got --dir). See npm run pki -- --help."],
+    ];
+    for (const [args, line] of cases) {
+      const r = await pki(args, null);
+      expect(r, args.join(" ")).toEqual({ code: 2, stdout: "", stderr: `${line}\n` });
+    }
   });
 
   it("fails on an unknown environment with the config error (exit 2)", async () => {
     const r = await pki(["status", "--env", "nowhere"], null);
     expectCleanError(r, 2);
     expect(r.stderr).toContain("config/nowhere.yaml: does not exist");
+  });
+});
+
+describe.concurrent("as a process (node bin/plue.mjs pki, what npm run pki runs)", () => {
+  it("prints status --json on stdout only and exits 0", async () => {
+    const r = await pkiProcess(["status", "--dir", store, "--json"], null);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { role: string }[]).map((e) => e.role)).toEqual(["ca", "client"]);
+  });
+
+  it("exits 3 for an expiring certificate: the table on stdout, the warning on stderr", async () => {
+    const dir = dirs.make();
+    const ca = createCa({ organization: "Plue Example", validityDays: 100, now: new Date(Date.now() - 90 * DAY_MS) });
+    writeFileSync(join(dir, "ca.pem"), ca.certPem);
+    const r = await pkiProcess(["status", "--dir", dir], null);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^ROLE\s+SERIAL/);
+    expect(r.stdout).not.toContain("warning");
+    expect(r.stderr).toMatch(/^warning: ca certificate \S+ expires in 9 days \(\S+\), within --warn-days 30\. Create a new CA/);
+  });
+
+  it("exits 1 on a wrong passphrase with one line on stderr, nothing on stdout, no stack trace", async () => {
+    const dir = copyOfStore(["ca.key.pem", "ca.pem"]);
+    const r = await pkiProcess(["issue-client", "--dir", dir], "this is the wrong passphrase");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain(`cannot decrypt ${join(dir, "ca.key.pem")}: wrong PLUE_PKI_PASSPHRASE or corrupted key`);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+  });
+
+  it("exits 2 on an unknown command and on no command, with one line and no stack trace", async () => {
+    const [unknown, none] = await Promise.all([pkiProcess(["renew-everything"], null), pkiProcess([], null)]);
+    for (const r of [unknown, none]) {
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(hasStackTrace(r.stderr)).toBe(false);
+    }
+    expect(unknown.stderr).toMatch(/^pki: 'renew-everything' is not a command/);
+  });
+
+  it("prints --help on stdout and exits 0", async () => {
+    const r = await pkiProcess(["--help"], null);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.startsWith("Usage: npm run pki -- <command> [options]\n")).toBe(true);
   });
 });

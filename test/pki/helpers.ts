@@ -1,9 +1,12 @@
-/** Helpers of the PKI tests: temp dirs, the real CLI as a child process, and openssl. */
+/** Helpers of the PKI tests: temp dirs, the pki command in-process and as a process, and openssl. */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type CliIo, capture } from "../../app/cli/kit.ts";
+import { main } from "../../app/pki-command.ts";
+import { runScript } from "../support/launcher.ts";
 
 /** The repository root. */
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -53,13 +56,24 @@ export function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.P
 }
 
 /**
- * Runs the real CLI (`node --import tsx pki/cli.ts ...`, as `npm run pki` does) from the
- * repository root.
+ * Runs `pki` in-process with a test io: no PLUE_PKI_PASSPHRASE unless `passphrase` is given,
+ * the clock `now` (default: the real one), relative paths against the repository root.
+ */
+export function pki(
+  args: readonly string[],
+  passphrase: string | null = PASSPHRASE,
+  io: Partial<Pick<CliIo, "now" | "cwd">> = {},
+): Promise<RunResult> {
+  return capture(main, args, { env: passphrase === null ? {} : { PLUE_PKI_PASSPHRASE: passphrase }, cwd: REPO, ...io });
+}
+
+/**
+ * Runs the real `pki` process exactly as `npm run pki` does (`node bin/plue.mjs pki ...`), from
+ * the repository root.
  * @param passphrase PLUE_PKI_PASSPHRASE for the child, or null for none
  */
-export function pki(args: readonly string[], passphrase: string | null = PASSPHRASE): Promise<RunResult> {
-  const env = childEnv(passphrase === null ? {} : { PLUE_PKI_PASSPHRASE: passphrase });
-  return run(process.execPath, ["--import", "tsx", "app/pki.ts", ...args], env, REPO);
+export function pkiProcess(args: readonly string[], passphrase: string | null = PASSPHRASE): Promise<RunResult> {
+  return runScript("pki", args, childEnv(passphrase === null ? {} : { PLUE_PKI_PASSPHRASE: passphrase }));
 }
 
 /** Runs openssl with `args`; `env` adds variables (e.g. a passphrase for `-passin env:`). */
@@ -67,7 +81,4 @@ export function openssl(args: readonly string[], env: Readonly<Record<string, st
   return run("openssl", args, childEnv(env), REPO);
 }
 
-/** True when the text shows a JavaScript stack frame. */
-export function hasStackTrace(text: string): boolean {
-  return /^\s+at /m.test(text);
-}
+export { hasStackTrace } from "../support/launcher.ts";

@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { reviewCommand } from "../../app/review-command.ts";
+import { reviewCommand } from "../../app/review.ts";
 import { planDir } from "../support/plan.ts";
 
 const work = mkdtempSync(join(tmpdir(), "plue-review-"));

@@ -1,0 +1,198 @@
+/**
+ * The launcher (bin/plue.mjs) and its content-hashed bundle cache (bin/bundle-cache.mjs):
+ * built once, reused while no input changes, rebuilt when one does, safe when processes start
+ * together, REPO_ROOT right wherever the cache and the repository sit. Cache tests run on a
+ * small project in a temp directory, never on the repository's own cache.
+ */
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { BundleError, ensureBundle, loadBundle } from "../../bin/bundle-cache.mjs";
+import { REPO_ROOT } from "../../lib/paths.ts";
+import { hasStackTrace, npmScripts } from "../support/launcher.ts";
+
+const work = mkdtempSync(join(tmpdir(), "plue-launcher-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const LAUNCHER = join(REPO_ROOT, "bin", "plue.mjs");
+const CACHE_MODULE = pathToFileURL(join(REPO_ROOT, "bin", "bundle-cache.mjs")).href;
+
+let projects = 0;
+/** A small project: app/entry.ts imports app/dep.ts and lib/paths.ts (the repository's). */
+function project(): { root: string; cacheDir: string; options: { root: string; cacheDir: string; name: string; entry: string } } {
+  const root = join(work, `project-${++projects}`);
+  mkdirSync(join(root, "app"), { recursive: true });
+  mkdirSync(join(root, "lib"));
+  cpSync(join(REPO_ROOT, "lib", "paths.ts"), join(root, "lib", "paths.ts"));
+  writeFileSync(join(root, "app", "dep.ts"), 'export const VALUE: string = "one";\n');
+  writeFileSync(
+    join(root, "app", "entry.ts"),
+    [
+      'import { REPO_ROOT } from "../lib/paths.ts";',
+      'import { VALUE } from "./dep.ts";',
+      "export function main(): string {",
+      "  return `${VALUE} ${REPO_ROOT}`;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  const cacheDir = join(root, ".cache", "bundles");
+  return { root, cacheDir, options: { root, cacheDir, name: "demo", entry: "app/entry.ts" } };
+}
+
+const bundles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith(".cjs"));
+const sha256 = (path: string): Promise<string> =>
+  import("node:crypto").then(({ createHash }) => createHash("sha256").update(readFileSync(path)).digest("hex"));
+
+describe("the bundle cache", () => {
+  it("builds a content-hashed CommonJS bundle and a manifest of its inputs' hashes", async () => {
+    const { root, cacheDir, options } = project();
+    const first = await ensureBundle(options);
+    expect(first.built).toBe(true);
+    expect(relative(cacheDir, first.path)).toMatch(/^demo\.[0-9a-f]{16}\.cjs$/);
+    const manifest = JSON.parse(readFileSync(join(cacheDir, "demo.json"), "utf8")) as { bundle: string; inputs: Record<string, string> };
+    expect(manifest.bundle).toBe(relative(cacheDir, first.path));
+    expect(manifest.inputs).toEqual({
+      "app/dep.ts": await sha256(join(root, "app", "dep.ts")),
+      "app/entry.ts": await sha256(join(root, "app", "entry.ts")),
+      "lib/paths.ts": await sha256(join(root, "lib", "paths.ts")),
+    });
+    expect(readFileSync(first.path, "utf8")).toContain("module.exports");
+  });
+
+  it("reuses the bundle while no input changes (content, not time), and rebuilds when one does", async () => {
+    const { root, cacheDir, options } = project();
+    const first = await ensureBundle(options);
+    writeFileSync(join(root, "app", "dep.ts"), readFileSync(join(root, "app", "dep.ts"))); // same content, new mtime
+    expect(await ensureBundle(options)).toEqual({ path: first.path, built: false });
+
+    writeFileSync(join(root, "app", "dep.ts"), 'export const VALUE: string = "two";\n');
+    const second = await ensureBundle(options);
+    expect(second.built).toBe(true);
+    expect(second.path).not.toBe(first.path);
+    expect(bundles(cacheDir)).toEqual([relative(cacheDir, second.path)]); // the old one is gone
+    expect(((await loadBundle(options)).main as () => string)()).toBe(`two ${root}/`);
+  });
+
+  it("rebuilds when the bundle file or the manifest is missing or damaged", async () => {
+    const { cacheDir, options } = project();
+    const first = await ensureBundle(options);
+    rmSync(first.path);
+    expect((await ensureBundle(options)).built).toBe(true);
+    writeFileSync(join(cacheDir, "demo.json"), "{ not json");
+    const again = await ensureBundle(options);
+    expect(again).toEqual({ path: first.path, built: true }); // same content, same name
+  });
+
+  it("gives the bundle the REPO_ROOT of where the project is, also after the project moved", async () => {
+    const { root, options } = project();
+    expect(((await loadBundle(options)).main as () => string)()).toBe(`one ${root}/`);
+    const moved = `${root}-moved`;
+    renameSync(root, moved);
+    const movedOptions = { ...options, root: moved, cacheDir: join(moved, ".cache", "bundles") };
+    expect(await ensureBundle(movedOptions)).toMatchObject({ built: false });
+    // A fresh process: Node caches modules by path, and this path is new anyway.
+    const out = await node([
+      "--input-type=module",
+      "-e",
+      `const m = await import(${JSON.stringify(CACHE_MODULE)}); const b = await m.loadBundle(${JSON.stringify(movedOptions)}); process.stdout.write(b.main());`,
+    ]);
+    expect(out).toEqual({ code: 0, stdout: `one ${moved}/`, stderr: "" });
+  });
+
+  it("refuses a source other than lib/paths.ts that uses import.meta, naming it, and writes nothing", async () => {
+    const { root, cacheDir, options } = project();
+    writeFileSync(join(root, "app", "dep.ts"), "export const VALUE: string = import.meta.url;\n");
+    const error = await ensureBundle(options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BundleError);
+    expect((error as Error).message).toBe(
+      "app/dep.ts: 'import.meta' is used outside lib/paths.ts (got a use). Import REPO_ROOT from lib/paths.ts instead.",
+    );
+    expect(existsSync(cacheDir)).toBe(false);
+  });
+
+  it("reports a source that does not compile as file:line:column, one line each", async () => {
+    const { root, options } = project();
+    writeFileSync(join(root, "app", "dep.ts"), "export const VALUE: string = ;\n");
+    const error = await ensureBundle(options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BundleError);
+    expect((error as Error).message).toBe('app/dep.ts:1:30: Unexpected ";". Fix the source (npm test runs the type check).');
+  });
+
+  it("is safe when several processes start together on an empty cache", async () => {
+    const { root, cacheDir, options } = project();
+    const script = `const m = await import(${JSON.stringify(CACHE_MODULE)}); const b = await m.loadBundle(${JSON.stringify(options)}); process.stdout.write(b.main());`;
+    const runs = await Promise.all([1, 2, 3, 4].map(() => node(["--input-type=module", "-e", script])));
+    for (const r of runs) expect(r).toEqual({ code: 0, stdout: `one ${root}/`, stderr: "" });
+    expect(bundles(cacheDir)).toHaveLength(1);
+    expect(readdirSync(cacheDir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+});
+
+describe("bin/plue.mjs", () => {
+  it("runs every npm script and cdktf.json's app through the launcher", () => {
+    const scripts = npmScripts();
+    expect(scripts.synth).toBe("node --max-semi-space-size=2 bin/plue.mjs synth");
+    for (const name of ["review", "pki", "migrate", "bench"]) expect(scripts[name]).toBe(`node bin/plue.mjs ${name}`);
+    expect((JSON.parse(readFileSync(join(REPO_ROOT, "cdktf.json"), "utf8")) as { app: string }).app).toBe(scripts.synth);
+  });
+
+  it("keeps esbuild a runtime dependency (a fresh npm ci --omit=dev must still synth) and the cache git-ignored", () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    expect(pkg.dependencies.esbuild).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.devDependencies.esbuild).toBeUndefined();
+    expect(readFileSync(join(REPO_ROOT, ".gitignore"), "utf8").split("\n")).toContain(".cache/");
+  });
+
+  it("leaves import.meta to lib/paths.ts in every bundled source folder", () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith(".ts") && /\bimport\.meta\b/.test(readFileSync(path, "utf8")))
+          offenders.push(relative(REPO_ROOT, path));
+      }
+    };
+    for (const dir of ["app", "charts", "config", "constructs", "db", "lib", "pki", "review", "stacks"]) walk(join(REPO_ROOT, dir));
+    expect(offenders).toEqual(["lib/paths.ts"]);
+  });
+
+  it("refuses no command or an unknown one (exit 2, one line), and prints its help", async () => {
+    const [none, unknown, help, loadOnly] = await Promise.all([
+      node([LAUNCHER]),
+      node([LAUNCHER, "deploy"]),
+      node([LAUNCHER, "--help"]),
+      node([LAUNCHER, "--load-only", "pki"]),
+    ]);
+    expect(none).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "plue: '<command>' is missing (got nothing). Use one of synth, review, pki, migrate, bench; see node bin/plue.mjs --help.\n",
+    });
+    expect(unknown).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "plue: 'deploy' is not a command (got deploy). Use one of synth, review, pki, migrate, bench; see node bin/plue.mjs --help.\n",
+    });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: node bin\/plue\.mjs \[--load-only\] <command> \[options\]\n/);
+    expect(help.stdout).toContain("\nExit codes:\n");
+    expect(loadOnly).toEqual({ code: 0, stdout: "", stderr: "" });
+    for (const r of [none, unknown]) expect(hasStackTrace(r.stderr)).toBe(false);
+  });
+});
+
+function node(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...args], { cwd: work, encoding: "utf8" }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
+    });
+  });
+}
