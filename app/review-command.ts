@@ -5,7 +5,17 @@
  * (app/review.ts) is imported only when a review runs, so `review --help` starts fast.
  */
 import type { Command } from "commander";
-import { addOption, type CliIo, type CommandSpec, defineCommand, nonEmpty, runAsync, setAction } from "./cli/kit.ts";
+import {
+  addOption,
+  type CliIo,
+  type CommandResult,
+  type CommandSpec,
+  capture,
+  defineCommand,
+  nonEmpty,
+  runAsync,
+  setAction,
+} from "./cli/kit.ts";
 import type { ReviewOptions } from "./review.ts";
 
 /** Help and error texts of `npm run review`. */
@@ -53,4 +63,9 @@ export function main(argv: readonly string[], io: CliIo): Promise<number> {
     argv,
     io,
   );
+}
+
+/** Runs `review` in-process and returns what it printed (the form the tests use). */
+export function reviewCommand(argv: readonly string[], cwd: string = process.cwd(), env: CliIo["env"] = {}): Promise<CommandResult> {
+  return capture(main, argv, { cwd, env });
 }

@@ -11,8 +11,7 @@ import type { PlueConfig } from "../config/schema.ts";
 import { planMatrix } from "../review/connectivity.ts";
 import { scanFiles } from "../review/key-scan.ts";
 import { formatMatrix } from "../review/netpol/index.ts";
-import { type CliIo, type CommandResult, captureSync, runSync, UsageError } from "./cli/kit.ts";
-import { reviewProgram } from "./review-command.ts";
+import { type CliIo, UsageError } from "./cli/kit.ts";
 
 interface StackSummary {
   readonly name: string;
@@ -59,20 +58,6 @@ export interface ReviewOptions {
   readonly env?: string;
   readonly plan?: string;
   readonly json?: boolean;
-}
-
-/** Runs `review` in-process and returns what it printed (the form the tests use). */
-export function reviewCommand(argv: readonly string[], cwd: string = process.cwd(), env: CliIo["env"] = {}): CommandResult {
-  return captureSync(
-    (args, io) =>
-      runSync(
-        reviewProgram((opts) => review(opts, io)),
-        args,
-        io,
-      ),
-    argv,
-    { cwd, env },
-  );
 }
 
 /** Reviews; returns the exit code (0 clean, 1 key material or a deviation, 2 no plan or bad configuration). */

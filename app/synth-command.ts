@@ -4,7 +4,17 @@
  * (app/synth.ts, which loads the provider bindings) is imported only when a synth runs.
  */
 import type { Command } from "commander";
-import { addOption, type CliIo, type CommandSpec, defineCommand, nonEmpty, runAsync, setAction } from "./cli/kit.ts";
+import {
+  addOption,
+  type CliIo,
+  type CommandResult,
+  type CommandSpec,
+  capture,
+  defineCommand,
+  nonEmpty,
+  runAsync,
+  setAction,
+} from "./cli/kit.ts";
 import type { SynthOptions } from "./synth.ts";
 
 /** Help and error texts of `npm run synth`. */
@@ -27,7 +37,7 @@ export const SYNTH_SPEC: CommandSpec = {
   examples: ["npm run synth", "npm run synth -- --env prod --out /tmp/prod.out", "npm run synth -- --json"],
 };
 
-/** Where the command reads files; defaults are the repository's (see also app/synth.ts synthCommand). */
+/** Where the command reads files; defaults are the repository's. */
 export interface SynthCommandOptions {
   /** Directory holding `<env>.yaml` files. @default the repository's config/ */
   readonly configDir?: string;
@@ -57,4 +67,15 @@ export function main(argv: readonly string[], io: CliIo, options: Pick<SynthComm
     argv,
     io,
   );
+}
+
+/**
+ * Runs `synth` in-process and returns what it printed (the form the tests use): the test's
+ * CDKTF_OUTDIR, `options.cwd` for relative paths.
+ */
+export function synthCommand(argv: readonly string[], options: SynthCommandOptions = {}): Promise<CommandResult> {
+  return capture((args, io) => main(args, io, options), argv, {
+    cwd: options.cwd ?? process.cwd(),
+    env: { CDKTF_OUTDIR: process.env.CDKTF_OUTDIR },
+  });
 }

@@ -8,9 +8,8 @@ import { basename, dirname, resolve } from "node:path";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
 import { loadPublicCerts, PublicCertsError, type PublicCerts } from "../config/public-certs.ts";
 import type { PlueConfig } from "../config/schema.ts";
-import { type CliIo, type CommandResult, captureSync, runSync } from "./cli/kit.ts";
+import type { CliIo } from "./cli/kit.ts";
 import { synthPlan } from "./plan.ts";
-import { type SynthCommandOptions, synthProgram } from "./synth-command.ts";
 
 /** Options of `npm run synth`, as parsed. */
 export interface SynthOptions {
@@ -18,26 +17,6 @@ export interface SynthOptions {
   readonly out?: string;
   readonly configDir?: string;
   readonly json?: boolean;
-}
-
-/**
- * Runs `synth` in-process, synchronously, and returns what it printed (the form the tests
- * use; the launcher runs synth-command.ts's `main`, which loads this module on demand).
- */
-export function synthCommand(argv: readonly string[], options: SynthCommandOptions = {}): CommandResult {
-  return captureSync(
-    (args, io) =>
-      runSync(
-        synthProgram((opts) => synthesize(opts, io, options.configDir)),
-        args,
-        io,
-      ),
-    argv,
-    {
-      cwd: options.cwd ?? process.cwd(),
-      env: { CDKTF_OUTDIR: process.env.CDKTF_OUTDIR },
-    },
-  );
 }
 
 /** Synthesizes; returns the exit code (0, 1 internal failure, 2 invalid configuration). */

@@ -10,8 +10,7 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { capture } from "../app/cli/kit.ts";
-import { synthCommand } from "../app/synth.ts";
-import { main } from "../app/synth-command.ts";
+import { main, synthCommand } from "../app/synth-command.ts";
 import { REPO_ROOT } from "../lib/paths.ts";
 import { filesBelow } from "../review/key-scan.ts";
 import { exampleRaw } from "./support/config.ts";
@@ -23,8 +22,8 @@ const work = mkdtempSync(join(tmpdir(), "plue-synth-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** synth in-process. */
-function synth(args: string[], cwd = REPO) {
-  const r = synthCommand(args, { cwd });
+async function synth(args: string[], cwd = REPO) {
+  const r = await synthCommand(args, { cwd });
   return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -50,17 +49,17 @@ function configDirWith(name: string, mutate: (c: Record<string, any>) => void): 
 }
 
 describe("npm run synth", () => {
-  it("writes every stack and every chart where the contract says", () => {
+  it("writes every stack and every chart where the contract says", async () => {
     expect(stackNames()).toEqual(expect.arrayContaining(["bootstrap", "network"]));
     expect(chartNames()).toEqual(expect.arrayContaining(["namespaces"]));
   });
 
-  it("gives every stack a GCS backend with its own prefix", () => {
+  it("gives every stack a GCS backend with its own prefix", async () => {
     const prefixes = stackNames().map((s) => stack(s).terraform.backend?.gcs?.prefix);
     expect(prefixes).toEqual(stackNames().map((s) => `example/${s}`));
   });
 
-  it("pins every provider to an exact version", () => {
+  it("pins every provider to an exact version", async () => {
     for (const s of stackNames()) {
       for (const [name, p] of Object.entries(stack(s).terraform.required_providers ?? {})) {
         expect(p.version, `${s}: ${name}`).toMatch(/^\d+\.\d+\.\d+$/);
@@ -68,7 +67,7 @@ describe("npm run synth", () => {
     }
   });
 
-  it("writes every depends_on as a plain resource address (Terraform rejects interpolations there)", () => {
+  it("writes every depends_on as a plain resource address (Terraform rejects interpolations there)", async () => {
     const addresses: string[] = [];
     const walk = (node: unknown): void => {
       if (Array.isArray(node)) node.forEach(walk);
@@ -93,7 +92,7 @@ describe("npm run synth", () => {
     expect(tree(out)).toEqual(tree(planDir()));
   });
 
-  it("is what cdktf.json's app runs, so cdktf deploy synthesizes exactly what was reviewed", () => {
+  it("is what cdktf.json's app runs, so cdktf deploy synthesizes exactly what was reviewed", async () => {
     const cdktf = JSON.parse(readFileSync(join(REPO, "cdktf.json"), "utf8")) as { app: string };
     expect(cdktf.app).toBe(npmScripts().synth);
     expect(cdktf.app).toBe("node --max-semi-space-size=2 bin/plue.mjs synth");
@@ -108,7 +107,7 @@ describe("npm run synth", () => {
     expect(tree(out)).toEqual(tree(planDir()));
   });
 
-  it("lets no absolute path, temp dir or hostname reach the output", () => {
+  it("lets no absolute path, temp dir or hostname reach the output", async () => {
     for (const [file, text] of tree(planDir())) {
       // (A bare "/tmp" is legitimate: containers mount an emptyDir there.)
       for (const leak of [REPO, planDir(), join(tmpdir(), "plue-"), "/home/", "/root/", `"${hostname()}"`]) {
@@ -117,9 +116,9 @@ describe("npm run synth", () => {
     }
   });
 
-  it("keeps the bootstrap state in a relative local file for the first apply", () => {
+  it("keeps the bootstrap state in a relative local file for the first apply", async () => {
     const out = join(work, "local-bootstrap");
-    const run = synth([
+    const run = await synth([
       "--env",
       "first",
       "--config-dir",
@@ -132,8 +131,8 @@ describe("npm run synth", () => {
     expect(tf.terraform.backend).toEqual({ local: { path: "bootstrap.tfstate" } });
   });
 
-  it("prints its usage for --help in the common layout", () => {
-    const run = synth(["--help"]);
+  it("prints its usage for --help in the common layout", async () => {
+    const run = await synth(["--help"]);
     expect(run).toEqual({
       status: 0,
       stderr: "",
@@ -167,18 +166,18 @@ describe("npm run synth", () => {
     });
   });
 
-  it("fails with exit 2 and one line for an unknown option, a missing value or a stray argument", () => {
-    expect(synth(["--environment", "prod"])).toEqual({
+  it("fails with exit 2 and one line for an unknown option, a missing value or a stray argument", async () => {
+    expect(await synth(["--environment", "prod"])).toEqual({
       status: 2,
       stdout: "",
       stderr: "synth: '--environment' is not a known option (got --environment). See npm run synth -- --help.\n",
     });
-    expect(synth(["--out"])).toEqual({
+    expect(await synth(["--out"])).toEqual({
       status: 2,
       stdout: "",
       stderr: "synth: '--out' needs a value (got nothing). Give --out <dir>; see npm run synth -- --help.\n",
     });
-    expect(synth(["prod"])).toEqual({
+    expect(await synth(["prod"])).toEqual({
       status: 2,
       stdout: "",
       stderr: `synth: 'prod' is not an option (got "prod"). synth takes options only; see npm run synth -- --help.\n`,
@@ -189,10 +188,10 @@ describe("npm run synth", () => {
     const [help, bad] = await Promise.all([synthProcess(["--help"]), synthProcess(["--environment", "prod"])]);
     expect(help.code).toBe(0);
     expect(help.stderr).toBe("");
-    expect(help.stdout).toBe(synth(["--help"]).stdout);
+    expect(help.stdout).toBe((await synth(["--help"])).stdout);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe("");
-    expect(bad.stderr).toBe(synth(["--environment", "prod"]).stderr);
+    expect(bad.stderr).toBe((await synth(["--environment", "prod"])).stderr);
   });
 
   it("as a process: a broken config exits 2 with every problem on stderr, nothing on stdout, no stack trace", async () => {
@@ -209,13 +208,13 @@ describe("npm run synth", () => {
     expect(hasStackTrace(run.stderr)).toBe(false);
   });
 
-  it("fails if the environment file does not exist, saying how to add one", () => {
-    const run = synth(["--env", "nope", "--out", join(work, "nope")]);
+  it("fails if the environment file does not exist, saying how to add one", async () => {
+    const run = await synth(["--env", "nope", "--out", join(work, "nope")]);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("config/nope.yaml: does not exist. Create it from config/example.yaml");
   });
 
-  it("fails on a broken config with every problem named, no stack trace, and the old output untouched", () => {
+  it("fails on a broken config with every problem named, no stack trace, and the old output untouched", async () => {
     const out = join(work, "kept");
     cpSync(planDir(), out, { recursive: true });
     const before = tree(out);
@@ -224,7 +223,7 @@ describe("npm run synth", () => {
       c.project.region = "Mars-1";
       c.network.podCidr = c.network.nodeCidr;
     });
-    const run = synth(["--env", "broken", "--config-dir", dir, "--out", out]);
+    const run = await synth(["--env", "broken", "--config-dir", dir, "--out", out]);
     expect(run.status).toBe(2);
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain("config/broken.yaml: 'project.id' is missing");
@@ -235,10 +234,10 @@ describe("npm run synth", () => {
     expect(filesBelow(work).some((f) => f.includes("staging"))).toBe(false);
   });
 
-  it("fails with exit 2, naming the file and the pki command, when a public certificate is missing", () => {
+  it("fails with exit 2, naming the file and the pki command, when a public certificate is missing", async () => {
     const dir = configDirWith("nocerts", (c) => (c.pki.publicDir = "config/pki/does-not-exist"));
     const out = join(work, "nocerts");
-    const run = synth(["--env", "nocerts", "--config-dir", dir, "--out", out]);
+    const run = await synth(["--env", "nocerts", "--config-dir", dir, "--out", out]);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("in the environment's public certificates; nothing was written");
     expect(run.stderr).toContain("config/pki/does-not-exist/ca.pem");
@@ -247,9 +246,9 @@ describe("npm run synth", () => {
     expect(() => filesBelow(out)).toThrow();
   });
 
-  it("writes nothing at all on a broken config when there was no output before", () => {
+  it("writes nothing at all on a broken config when there was no output before", async () => {
     const out = join(work, "never");
-    const run = synth(["--env", "bad", "--config-dir", configDirWith("bad", (c) => (c.production = true)), "--out", out]);
+    const run = await synth(["--env", "bad", "--config-dir", configDirWith("bad", (c) => (c.production = true)), "--out", out]);
     expect(run.status).toBe(2);
     expect(() => filesBelow(out)).toThrow();
   });

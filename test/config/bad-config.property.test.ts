@@ -8,7 +8,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { synthCommand } from "../../app/synth.ts";
+import { synthCommand } from "../../app/synth-command.ts";
 import { exampleRaw, PROBLEM_LINE } from "../support/config.ts";
 
 type Path = (string | number)[];
@@ -132,13 +132,13 @@ describe("any broken configuration", () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   let runs = 0;
 
-  function check(fileText: string): void {
+  async function check(fileText: string): Promise<void> {
     runs += 1;
     const configDir = join(root, `c${runs}`);
     const out = join(root, `out${runs}`);
     mkdirSync(configDir, { recursive: true });
     writeFileSync(join(configDir, "example.yaml"), fileText);
-    const result = synthCommand(["--out", out], { configDir });
+    const result = await synthCommand(["--out", out], { configDir });
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(existsSync(out)).toBe(false);
@@ -150,28 +150,28 @@ describe("any broken configuration", () => {
     for (const l of lines) expect(l).toMatch(/^config\/example\.yaml: /);
   }
 
-  it("exits 2 with a field-naming message and writes nothing (500 mutated configs)", () => {
-    fc.assert(
-      fc.property(mutations, (muts) => {
+  it("exits 2 with a field-naming message and writes nothing (500 mutated configs)", async () => {
+    await fc.assert(
+      fc.asyncProperty(mutations, async (muts) => {
         const raw = structuredClone(base);
         for (const m of muts) m(raw);
-        check(stringify(raw));
+        await check(stringify(raw));
       }),
       { numRuns: 500, seed: 20261122 },
     );
   });
 
-  it("exits 2 with a clean message for files that are not a configuration at all", () => {
-    fc.assert(
-      fc.property(garbageFile, (text) => check(text)),
+  it("exits 2 with a clean message for files that are not a configuration at all", async () => {
+    await fc.assert(
+      fc.asyncProperty(garbageFile, (text) => check(text)),
       { numRuns: 100, seed: 7 },
     );
   });
 
-  it("formats structural problems as <file>: '<field>' <problem> (got <value>). <fix>", () => {
+  it("formats structural problems as <file>: '<field>' <problem> (got <value>). <fix>", async () => {
     const raw = structuredClone(base);
     (raw.network as Record<string, unknown>).podCidr = 12;
-    const result = synthCommand(["--out", join(root, "fmt")], { configDir: writeConfig(root, stringify(raw)) });
+    const result = await synthCommand(["--out", join(root, "fmt")], { configDir: writeConfig(root, stringify(raw)) });
     expect(result.stderr.split("\n")[1]).toMatch(PROBLEM_LINE);
   });
 });
