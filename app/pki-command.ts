@@ -2,6 +2,7 @@
  * `npm run pki -- <command> [options]`: the private CA and certificates of Cloudflare origin
  * mTLS (see `pki/README.md` and `--help`). The launcher (`bin/plue.mjs pki`) runs {@link main};
  * tests run it in-process with their own io (streams, environment, clock, working directory).
+ * The commands that make keys import node-forge on demand; `status` and `publish` never load it.
  *
  * Exit codes: 0 done; 1 operational failure (wrong passphrase, refused overwrite, missing or
  * corrupted file, expired CA); 2 usage or configuration error; 3 (`status`) a certificate is
@@ -14,11 +15,7 @@ import { ConfigError, loadConfig } from "../config/load.ts";
 import type { PlueConfig } from "../config/schema.ts";
 import { containsPrivateKeyBlock, normalisePem, PemError, parsePemBlocks } from "../lib/pem.ts";
 import { REPO_ROOT } from "../lib/paths.ts";
-import { createCa } from "../pki/ca.ts";
-import { createOriginCsr } from "../pki/csr.ts";
 import { OperationalError, PkiError, UsageError } from "../pki/errors.ts";
-import { issueClientCertificate } from "../pki/issue.ts";
-import { decryptPrivateKeyPem, encryptPrivateKeyPem, rsaKeyPairFromPem } from "../pki/keys.ts";
 import { type CertificateRole, type CertificateStatus, describeCertificate, formatStatusTable, readX509 } from "../pki/status.ts";
 import {
   ensurePrivateDir,
@@ -44,7 +41,7 @@ import {
   defineCommand,
   nonEmpty,
   oneOf,
-  runSync,
+  runAsync,
   setAction,
   setDispatcher,
   wholeNumber,
@@ -107,7 +104,7 @@ interface Subcommand {
   readonly description: string;
   readonly examples: readonly string[];
   readonly options: (cmd: Command, where: string) => void;
-  readonly run: (ctx: Context) => number;
+  readonly run: (ctx: Context) => number | Promise<number>;
 }
 
 const SUBCOMMANDS: readonly Subcommand[] = [
@@ -232,7 +229,7 @@ function optionLines(flag: string, help: string): string[] {
  * Runs `pki` with `argv` (the arguments after `pki`); returns the exit code: 0, 1
  * (operational), 2 (usage or configuration), 3 (status: expiring).
  */
-export function main(argv: readonly string[], io: CliIo): number {
+export function main(argv: readonly string[], io: CliIo): Promise<number> {
   const program = defineCommand("pki", PKI_SPEC);
   setDispatcher(program);
   for (const sub of SUBCOMMANDS) {
@@ -264,13 +261,13 @@ export function main(argv: readonly string[], io: CliIo): number {
     );
     addSubcommand(program, cmd, sub.summary);
   }
-  return runSync(program, argv, io);
+  return runAsync(program, argv, io);
 }
 
 /** The library's errors carry their exit code; a configuration error is a usage error (2). */
-function guard(run: () => number): number {
+async function guard(run: () => number | Promise<number>): Promise<number> {
   try {
-    return run();
+    return await run();
   } catch (error) {
     if (error instanceof PkiError) throw new CliError(error.message, error.exitCode);
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
@@ -350,7 +347,12 @@ function pemText(path: string, text: string): string {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-function initCa(ctx: Context): number {
+// The commands that make keys load node-forge (pki/ca, csr, issue, keys) on demand, so
+// `status` and `publish` start without it.
+
+async function initCa(ctx: Context): Promise<number> {
+  const { createCa } = await import("../pki/ca.ts");
+  const { encryptPrivateKeyPem, rsaKeyPairFromPem } = await import("../pki/keys.ts");
   const bitsText = ctx.values.bits ?? "3072";
   const pass = passphrase(ctx, MIN_PASSPHRASE_LENGTH);
   const env = environment(ctx);
@@ -386,7 +388,9 @@ function initCa(ctx: Context): number {
   return 0;
 }
 
-function issueClient(ctx: Context): number {
+async function issueClient(ctx: Context): Promise<number> {
+  const { issueClientCertificate } = await import("../pki/issue.ts");
+  const { decryptPrivateKeyPem } = await import("../pki/keys.ts");
   const pass = passphrase(ctx, 1);
   const env = environment(ctx);
   const caKeyPath = env.file(STORE_FILES.caKey);
@@ -423,7 +427,8 @@ function issueClient(ctx: Context): number {
   return 0;
 }
 
-function originCsr(ctx: Context): number {
+async function originCsr(ctx: Context): Promise<number> {
+  const { createOriginCsr } = await import("../pki/csr.ts");
   const env = environment(ctx);
   const keyPath = env.file(STORE_FILES.originKey);
   const csrPath = env.file(STORE_FILES.originCsr);
