@@ -125,14 +125,14 @@ export function addSubcommand(parent: Command, child: Command, summary: string):
 /**
  * Adds an option. `parse` turns the text into the value, or throws {@link ValueProblem}; the kit
  * turns that into `<where>: '<--flag>' <problem> (got <value>). <fix>`. A value that looks like
- * an option (`--env --out`) is refused as a missing value unless `acceptDash`.
+ * an option (`--env --out`) is refused as a missing value. A `secret` value is never shown.
  */
 export function addOption<T = string>(
   cmd: Command,
   flags: string,
   description: string,
   parse?: (value: string) => T,
-  options: { readonly acceptDash?: boolean; readonly secret?: boolean } = {},
+  options: { readonly secret?: boolean } = {},
 ): Command {
   const option = cmd.createOption(flags, description);
   if (option.required || option.optional) {
@@ -140,7 +140,7 @@ export function addOption<T = string>(
     const long = option.long ?? flags;
     option.argParser((value: string) => {
       const shown = options.secret ? "a value, not shown" : value === "" ? '""' : value;
-      if (!options.acceptDash && /^-(?![\d.])./.test(value)) {
+      if (/^-(?![\d.])./.test(value)) {
         throw new UsageError(
           `${where}: '${long}' needs a value (got ${options.secret ? "an option" : `${value}, an option`}). Give ${option.flags}; ${helpHint(specOf(cmd), "see")}`,
         );
@@ -204,9 +204,7 @@ export function setAction<O extends object>(cmd: Command, handler: (options: O) 
         `${spec.where}: ${what} is not an option (got ${got}). ${spec.where} takes options only; ${helpHint(spec, "see")}`,
       );
     }
-    const done = (code: number): void => {
-      rootOf(cmd, (root) => RESULTS.set(root, { code }));
-    };
+    const done = (code: number): void => void RESULTS.set(rootOf(cmd), { code });
     const result = handler(options);
     if (typeof result === "number") done(result);
     else return result.then(done);
@@ -246,10 +244,10 @@ function unknownCommandLine(cmd: Command, name: string, suggestion: string): str
   return `${spec.where}: '${name}' ${what} (got ${name}). ${suggestion}Use one of ${commandNames(cmd)}; ${helpHint(spec, "see")}`;
 }
 
-function rootOf(cmd: Command, use: (root: Command) => void): void {
+function rootOf(cmd: Command): Command {
   let root = cmd;
   while (root.parent !== null) root = root.parent;
-  use(root);
+  return root;
 }
 
 class Exit extends Error {
