@@ -8,8 +8,8 @@
  * Everything is measured from outside the child, without sampling it: the wall time is the
  * parent's clock around a blocking spawn (the parent does nothing meanwhile), and the peak RSS
  * is the child's own high-water mark as the kernel reports it to its parent (wait4 rusage,
- * ru_maxrss), read through GNU time (`/usr/bin/time -f %M`) or busybox `time`. Each command is
- * exactly what its npm script runs, without npm's own process around it.
+ * ru_maxrss), read through GNU time (`/usr/bin/time -f %M`). Each command is exactly what its
+ * npm script runs, without npm's own process around it.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,13 +34,13 @@ export const BENCH_SPEC: CommandSpec = {
   description: [
     "Measures, each as a fresh process exactly as its npm script runs it (npm's own start not",
     "counted), from outside the process (wall: the parent's clock around a blocking spawn; peak",
-    "RSS: the child's rusage through GNU time or busybox time):",
+    "RSS: the child's rusage through GNU time):",
     `  the whole synth of the example environment    budget: median <= ${BUDGET.synthMedianMs} ms, peak <= ${BUDGET.synthPeakMb} MB`,
     "  its floor: the same modules loaded, nothing built (bin/plue.mjs --load-only synth)",
     `  pki status, review --help, synth --help        budget: median <= ${BUDGET.startMedianMs} ms each`,
     "  a read-only review of the synthesized plan, and node's own start, for reference",
   ].join("\n"),
-  sections: [{ title: "Requires", lines: ["GNU time (/usr/bin/time; apt-get install -y time) or busybox"] }],
+  sections: [{ title: "Requires", lines: ["GNU time at /usr/bin/time (Debian: apt-get install -y time)"] }],
   exitCodes: [
     [0, "every figure within its budget"],
     [1, "a budget was missed"],
@@ -93,14 +93,15 @@ export function spread(xs: readonly number[]): Spread {
   return { min: s[0] as number, median, max: s[s.length - 1] as number };
 }
 
-/** How to read a child's peak RSS from outside: GNU time or busybox time. */
+/**
+ * How to read a child's rusage from outside: GNU time. (busybox `time -f %M` multiplies
+ * ru_maxrss, already in kB on Linux, by the page size in kB: four times too much.)
+ */
 export function timeTool(): readonly string[] {
   const gnu = spawnSync("/usr/bin/time", ["--version"], { encoding: "utf8" });
   if (gnu.status === 0 && `${gnu.stdout}${gnu.stderr}`.includes("GNU")) return ["/usr/bin/time"];
-  const busybox = spawnSync("busybox", ["time", "true"], { encoding: "utf8" });
-  if (busybox.status === 0) return ["busybox", "time"];
   throw new CliError(
-    "bench: 'time' is not available (got neither GNU time at /usr/bin/time nor busybox). Install GNU time: apt-get install -y time.",
+    "bench: '/usr/bin/time' is not GNU time (got none, or another time). Install it: apt-get install -y time (Debian), brew install gnu-time (macOS, then link gtime).",
     EXIT_CANNOT_MEASURE,
   );
 }
