@@ -17,6 +17,8 @@ import {
 } from "./cli/kit.ts";
 import type { SynthOptions } from "./synth.ts";
 
+export type { CommandResult } from "./cli/kit.ts";
+
 /** Help and error texts of `npm run synth`. */
 export const SYNTH_SPEC: CommandSpec = {
   where: "synth",
@@ -26,13 +28,14 @@ export const SYNTH_SPEC: CommandSpec = {
     "Synthesizes the whole plan for one environment:",
     "  <out>/stacks/<stack>/cdk.tf.json   every cdktf stack",
     "  <out>/k8s/<chart>.k8s.yaml         every cdk8s chart",
-    "Every input is validated first; every problem is reported at once. The output directory",
-    "holds either the previous plan or the new one, never a mix.",
+    "Every input is validated first (the environment file, its public certificates, and the",
+    "migrations the schema Job will run: squawk and db/lint.ts); every problem is reported at",
+    "once. The output directory holds either the previous plan or the new one, never a mix.",
   ].join("\n"),
   exitCodes: [
     [0, "synthesized"],
     [1, "internal failure; nothing was written"],
-    [2, "invalid arguments or configuration; nothing was written"],
+    [2, "invalid arguments, configuration or migrations (the lint); nothing was written"],
   ],
   examples: ["npm run synth", "npm run synth -- --env prod --out /tmp/prod.out", "npm run synth -- --json"],
 };

@@ -8,6 +8,8 @@ import { basename, dirname, resolve } from "node:path";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
 import { loadPublicCerts, PublicCertsError, type PublicCerts } from "../config/public-certs.ts";
 import type { PlueConfig } from "../config/schema.ts";
+import { formatFinding, lintMigrations } from "../db/lint.ts";
+import { DEFAULT_MIGRATIONS_DIR } from "../db/migrations.ts";
 import type { CliIo } from "./cli/kit.ts";
 import { synthPlan } from "./plan.ts";
 
@@ -42,6 +44,10 @@ export function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: stri
     return 2;
   }
 
+  // The migrations the schema Job will run: squawk and the project's rules (db/lint.ts), before anything is written.
+  const migrations = lintSynthMigrations(config, io);
+  if (migrations !== undefined) return migrations;
+
   // Synthesize next to the target, then swap: `out` holds either the old plan or the new one.
   const staging = mkdtempSync(resolve(dirname(out), `.${basename(out)}.staging-`));
   try {
@@ -66,4 +72,25 @@ export function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: stri
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else io.stdout(`synthesized environment '${env}' to ${outArg}/\n`);
   return 0;
+}
+
+/**
+ * Lints `db/migrations` for the environment's PostgreSQL version: `undefined` when clean, else
+ * the exit code after printing the findings (2 naming each file and line; 1 when squawk itself
+ * cannot run).
+ */
+function lintSynthMigrations(config: PlueConfig, io: CliIo): number | undefined {
+  let findings: ReturnType<typeof lintMigrations>;
+  try {
+    findings = lintMigrations(DEFAULT_MIGRATIONS_DIR, {
+      pgVersion: Number.parseInt(config.database.version.replace(/^POSTGRES_/, ""), 10),
+    });
+  } catch (e) {
+    io.stderr(`synth: failed, nothing was written: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (findings.length === 0) return undefined;
+  const n = findings.length;
+  io.stderr(`${n} problem${n === 1 ? "" : "s"} in the migrations; nothing was written:\n${findings.map(formatFinding).join("\n")}\n`);
+  return 2;
 }

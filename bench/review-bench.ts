@@ -1,7 +1,7 @@
 /**
  * `npm run bench:review`: what the review adds to the synth. Synthesizes the example plan once,
- * then runs the synth and the review (bench/review-run.mjs, a fresh process each, bundled the way
- * bin/synth.mjs bundles the synth) alternately N times, each under GNU time, and prints the median
+ * then runs the synth (bin/plue.mjs synth) and the review (bench/review-run.mjs, bundled in
+ * memory), a fresh process each, alternately N times, each under GNU time, and prints the median
  * wall and CPU (user+sys) seconds of both, and the review's own phases (module load, review).
  * The review of an unchanged plan reuses its diagram from the cache (as the command does); the
  * same review without the cache (Graphviz loaded and run) is timed beside it.
@@ -39,13 +39,13 @@ function timed(args: string[]): Sample {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 try {
-  timed(["--max-semi-space-size=2", "bin/synth.mjs", "--out", plan]);
+  timed(["--max-semi-space-size=2", "bin/plue.mjs", "synth", "--out", plan]);
   const synth: Sample[] = [];
   const review: Sample[] = [];
   const cold: Sample[] = [];
   const cache = join(work, "cache");
   for (let i = 0; i < runs; i++) {
-    synth.push(timed(["--max-semi-space-size=2", "bin/synth.mjs", "--out", join(work, "plan2")]));
+    synth.push(timed(["--max-semi-space-size=2", "bin/plue.mjs", "synth", "--out", join(work, "plan2")]));
     cold.push(timed(["bench/review-run.mjs", plan, join(work, "review")]));
     review.push(timed(["bench/review-run.mjs", plan, join(work, "review"), cache]));
   }

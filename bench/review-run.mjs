@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The review as a fresh process, the way `bin/synth.mjs` runs the synth: bundles an entry that
- * calls runReview (esbuild, in memory, CommonJS) and runs it. Used by `bench/review-bench.ts`.
+ * The review as a fresh process, the way the former `bin/synth.mjs` ran the synth: bundles an
+ * entry that calls runReview (esbuild, in memory, CommonJS) and runs it. Used by `bench/review-bench.ts`.
  * Usage: node bench/review-run.mjs <plan dir> <out dir> [<diagram cache dir>]   (prints phase timings as JSON)
  */
 import { buildSync } from "esbuild";

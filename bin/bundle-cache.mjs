@@ -189,7 +189,7 @@ async function build(where, name, key, manifestPath) {
   for (const file of Object.keys(result.metafile?.inputs ?? {}).sort()) {
     const content = readFileSync(join(where.root, file));
     inputs[file] = sha256(content);
-    if (file !== PATHS_MODULE && /\bimport\.meta\b/.test(content.toString("utf8"))) misuse.push(file);
+    if (file !== PATHS_MODULE && /\bimport\.meta\b/.test(withoutComments(content.toString("utf8")))) misuse.push(file);
   }
   if (misuse.length > 0) {
     throw new BundleError(
@@ -209,6 +209,15 @@ async function build(where, name, key, manifestPath) {
     if (file !== bundle && pattern.test(file)) rmSync(join(where.cacheDir, file), { force: true });
   }
   return join(where.cacheDir, bundle);
+}
+
+/**
+ * Source text without its comments (block comments, and line comments that start a line or
+ * follow a space), so a comment may mention import.meta.
+ * @param {string} text
+ */
+function withoutComments(text) {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|\s)\/\/.*$/gm, "$1");
 }
 
 /**

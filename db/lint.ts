@@ -492,8 +492,9 @@ interface SquawkViolation {
 
 /** Path of the squawk binary for this platform, from the `squawk-cli` package's optional dependency. */
 export function squawkBinary(): string {
-  // createRequire works the same from the sources (ESM) and from the synth bundle (CommonJS).
-  const require = createRequire(import.meta.url);
+  // From the repository root: the same from the sources and from a command's bundle (only
+  // lib/paths.ts reads its own module URL; docs/adr/0009).
+  const require = createRequire(join(REPO_ROOT, "package.json"));
   const cli = require.resolve("squawk-cli/package.json");
   const platform = `@squawk-cli/${process.platform}-${process.arch}`;
   const exe = process.platform === "win32" ? "squawk.exe" : "squawk";

@@ -371,7 +371,7 @@ describe("npm run synth with a bad migration", () => {
     writeFileSync(join(root, "db", "migrations", "0007_age.sql"), "ALTER TABLE users ADD COLUMN age int;\n");
     const out = join(root, "cdktf.out");
 
-    const run = spawnSync(process.execPath, ["--max-semi-space-size=2", join(root, "bin", "synth.mjs"), "--out", out], {
+    const run = spawnSync(process.execPath, ["--max-semi-space-size=2", join(root, "bin", "plue.mjs"), "synth", "--out", out], {
       cwd: root,
       encoding: "utf8",
     });

@@ -59,7 +59,7 @@ describe("npm run review", () => {
     expect(r.stdout).toContain("expected allow: api -> kube-dns:53/UDP");
   });
 
-  it("fails if a NetworkPolicy gives runners DNS again (the exfiltration channel issue 15 closed)", () => {
+  it("fails if a NetworkPolicy gives runners DNS again (the exfiltration channel issue 15 closed)", async () => {
     const dir = copyOfPlan("runner-dns");
     const file = join(dir, "k8s", "network-policies.k8s.yaml");
     const dns = [
@@ -76,7 +76,7 @@ describe("npm run review", () => {
       "",
     ].join("\n");
     writeFileSync(file, readFileSync(file, "utf8") + dns);
-    const r = reviewCommand(["--plan", dir]);
+    const r = await reviewCommand(["--plan", dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("expected deny: runner -> kube-dns:53/UDP");
     expect(r.stdout).toContain("expected deny: runner -> kube-dns:53/TCP");
