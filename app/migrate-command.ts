@@ -12,6 +12,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
+import { formatFinding, lintMigrations } from "../db/lint.ts";
 import { DEFAULT_MIGRATIONS_DIR, RUNNER_SCRIPT_PATH } from "../db/migrations.ts";
 import { LibpqUrlError, libpqUrlToEnv } from "../lib/libpq-url.ts";
 import { addOption, CliError, type CliIo, type CommandSpec, defineCommand, nonEmpty, runAsync, setAction, UsageError } from "./cli/kit.ts";
@@ -22,10 +23,11 @@ export const MIGRATE_SPEC: CommandSpec = {
   invocation: "npm run migrate --",
   usage: "[--database-url <url>] [--dir <dir>] [--check]",
   description: [
-    "Applies the pending PostgreSQL migrations with db/migrate.sh, the runner the Kubernetes",
-    "schema Job runs: one advisory lock, checksums of applied files, each migration in its own",
-    "transaction. The URL is decoded here into the libpq PG* variables the runner reads; it",
-    "never reaches a command line and is never printed.",
+    "Lints the migrations as npm run synth does (squawk and db/lint.ts: destructive statements",
+    "need a reviewed marker), then applies the pending ones with db/migrate.sh, the runner the",
+    "Kubernetes schema Job runs: one advisory lock, checksums of applied files, each migration in",
+    "its own transaction. The URL is decoded here into the libpq PG* variables the runner reads;",
+    "it never reaches a command line and is never printed.",
   ].join("\n"),
   sections: [
     {
@@ -41,7 +43,7 @@ export const MIGRATE_SPEC: CommandSpec = {
   ],
   exitCodes: [
     [0, "every migration applied (or already applied); with --check: the files are valid"],
-    [1, "refused (an applied migration changed or is missing, a destructive statement) or failed"],
+    [1, "refused (a lint finding, an applied migration changed or missing) or failed"],
     [2, "bad arguments, database URL or migrations directory"],
     [127, "psql not found on PATH"],
   ],
@@ -79,7 +81,7 @@ export function main(argv: readonly string[], io: CliIo, hooks: MigrateHooks = {
     secret: true,
   });
   addOption(cmd, "--dir <dir>", "migrations directory (default: db/migrations)", nonEmpty("a directory"));
-  cmd.option("--check", "only validate the migration files; do not connect");
+  cmd.option("--check", "only lint and validate the migration files; do not connect");
   setAction<MigrateOptions>(cmd, (opts) => migrate(opts, io, hooks));
   return runAsync(cmd, argv, io);
 }
@@ -126,6 +128,21 @@ async function migrate(opts: MigrateOptions, io: CliIo, hooks: MigrateHooks): Pr
   }
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`migrate: '--dir' is not a directory (got ${dir}). Give the migrations directory (default: db/migrations).`);
+  }
+
+  // The SQL the runner will apply, linted as synth lints it (the runner reads no SQL itself).
+  let findings: ReturnType<typeof lintMigrations>;
+  try {
+    findings = lintMigrations(dir);
+  } catch (error) {
+    throw new CliError(`migrate: the migrations could not be linted: ${(error as Error).message}`, 1);
+  }
+  if (findings.length > 0) {
+    const n = findings.length;
+    throw new CliError(
+      `${n} problem${n === 1 ? "" : "s"} in the migrations; nothing was applied:\n${findings.map(formatFinding).join("\n")}`,
+      1,
+    );
   }
 
   const args = [RUNNER_SCRIPT_PATH, "--dir", dir, ...(opts.check ? ["--check"] : [])];

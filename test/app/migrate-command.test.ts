@@ -3,7 +3,7 @@
  * with (PG* variables decoded from the URL, no DATABASE_URL, nothing on the command line).
  * The runner against a real PostgreSQL server, through the real process: test/db/migrate.test.ts.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -32,7 +32,7 @@ describe("npm run migrate usage", () => {
     expect(r.stdout.startsWith("Usage: npm run migrate -- [--database-url <url>] [--dir <dir>] [--check]\n\n")).toBe(true);
     expect(r.stdout).toMatch(/\nOptions:\n {6}--database-url <url> /);
     expect(r.stdout).toContain(
-      "\nExit codes:\n  0    every migration applied (or already applied); with --check: the files are valid\n  1    refused (an applied migration changed or is missing, a destructive statement) or failed\n  2    bad arguments, database URL or migrations directory\n  127  psql not found on PATH\n",
+      "\nExit codes:\n  0    every migration applied (or already applied); with --check: the files are valid\n  1    refused (a lint finding, an applied migration changed or missing) or failed\n  2    bad arguments, database URL or migrations directory\n  127  psql not found on PATH\n",
     );
     expect(r.stdout).toMatch(/\nExamples:\n {2}DATABASE_URL=/);
   });
@@ -170,5 +170,27 @@ describe("npm run migrate starts the runner", () => {
     const r = await migrate([], { PATH: process.env.PATH, PGHOST: "127.0.0.1", PGPORT: "1", PGCONNECT_TIMEOUT: "1" });
     expect(r.launches.map((l) => l.env)).toEqual([{ PATH: process.env.PATH, PGHOST: "127.0.0.1", PGPORT: "1", PGCONNECT_TIMEOUT: "1" }]);
     expect(r.code).toBe(1);
+  });
+
+  it("never, when the lint refuses a migration: exit 1 naming file and line, with and without --check", async () => {
+    const dir = join(work, "bad-migrations");
+    cpSync(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
+    writeFileSync(join(dir, "0900_drop_keys.sql"), "-- no longer needed\n\nDROP TABLE ssh_keys;\n");
+    for (const args of [
+      ["--dir", dir, "--database-url", "postgresql://u@127.0.0.1:1/db"],
+      ["--dir", dir, "--check"],
+    ]) {
+      const r = await migrate(args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        [
+          "1 problem in the migrations; nothing was applied:",
+          `${join(dir, "0900_drop_keys.sql")}:3: 'destructive-statement' DROP TABLE destroys data and the file has no reviewed marker (got DROP TABLE ssh_keys). If it is intended and reviewed, add the line "-- plue:allow-destructive reviewed-by=<name>" to the file.`,
+          "",
+        ].join("\n"),
+      );
+      expect(r.launches).toEqual([]);
+    }
   });
 });
