@@ -1,57 +1,85 @@
 /**
- * The `stack-order` command: the plan's
- * stacks in dependency order (read from `<plan>/manifest.json`), one per line; with `--deps`,
- * each followed by the stacks it depends on. The workflows plan and deploy in this order.
+ * `npm run --silent stack-order`: the plan's stacks in dependency order (read from
+ * `<plan>/manifest.json`), one per line; with `--deps`, each followed by the stacks it depends
+ * on. The workflows plan and deploy in this order. The launcher (`bin/plue.mjs stack-order`)
+ * runs {@link main}.
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import type { Command } from "commander";
 import { readStacks, stackOrder } from "../review/stack-order.ts";
-import type { CommandResult } from "./synth-command.ts";
+import {
+  addOption,
+  type CliIo,
+  type CommandResult,
+  type CommandSpec,
+  captureSync,
+  defineCommand,
+  nonEmpty,
+  runSync,
+  setAction,
+  UsageError,
+} from "./cli/kit.ts";
 
-/** Usage text of `npm run stack-order`. */
-export const STACK_ORDER_HELP = `Usage: npm run --silent stack-order -- [--plan <dir>] [--exclude <stack>]... [--deps]
+/** Help and error texts of `npm run stack-order`. */
+export const STACK_ORDER_SPEC: CommandSpec = {
+  where: "stack-order",
+  invocation: "npm run --silent stack-order --",
+  usage: "[--plan <dir>] [--exclude <stack>]... [--deps]",
+  description: "Prints the synthesized plan's stacks in dependency order (from <plan>/manifest.json), one per line.",
+  exitCodes: [
+    [0, "printed"],
+    [2, "bad arguments, no plan, an unknown stack or a dependency cycle"],
+  ],
+  examples: ["npm run --silent stack-order", "npm run --silent stack-order -- --exclude bootstrap --deps"],
+};
 
-Prints the synthesized plan's stacks in dependency order (from <plan>/manifest.json), one per line.
+interface StackOrderOptions {
+  readonly plan?: string;
+  readonly exclude?: readonly string[];
+  readonly deps?: boolean;
+}
 
-Options:
-  --plan <dir>        synthesized plan directory (default: cdktf.out)
-  --exclude <stack>   leave a stack out (repeatable); it must exist
-  --deps              print each stack's direct dependencies after it, space-separated
-  -h, --help          show this help
-
-Exit codes: 0 printed; 2 bad arguments, no plan, an unknown stack or a dependency cycle.`;
-
-/** Runs `stack-order` with `argv`. Never throws for bad input. */
-export function stackOrderCommand(argv: readonly string[], cwd: string = process.cwd()): CommandResult {
-  const usage = (message: string): CommandResult => ({ code: 2, stdout: "", stderr: `stack-order: ${message}\n` });
-  let values: { plan?: string | undefined; exclude?: string[] | undefined; deps?: boolean | undefined; help?: boolean | undefined };
+function printOrder(values: StackOrderOptions, io: CliIo): number {
+  let lines: string[];
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        plan: { type: "string" },
-        exclude: { type: "string", multiple: true },
-        deps: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (e) {
-    return usage(`${(e as Error).message}\n\n${STACK_ORDER_HELP}`);
-  }
-  if (values.help) return { code: 0, stdout: `${STACK_ORDER_HELP}\n`, stderr: "" };
-  try {
-    const stacks = readStacks(resolve(cwd, values.plan ?? "cdktf.out"));
+    const stacks = readStacks(resolve(io.cwd, values.plan ?? "cdktf.out"));
     const order = stackOrder(stacks);
     const exclude = values.exclude ?? [];
-    for (const x of exclude) {
-      if (!order.includes(x)) return usage(`'--exclude' names no stack (got ${x}). Stacks: ${order.join(", ")}.`);
-    }
+    const unknown = exclude.find((x) => !order.includes(x));
+    if (unknown !== undefined)
+      throw new UsageError(`stack-order: '--exclude' names no stack (got ${unknown}). Stacks: ${order.join(", ")}.`);
     const deps = new Map(stacks.map((s) => [s.name, [...s.dependencies].sort()]));
-    const lines = order.filter((s) => !exclude.includes(s)).map((s) => (values.deps ? [s, ...(deps.get(s) ?? [])].join(" ") : s));
-    return { code: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };
+    lines = order.filter((s) => !exclude.includes(s)).map((s) => (values.deps ? [s, ...(deps.get(s) ?? [])].join(" ") : s));
   } catch (e) {
-    return usage((e as Error).message);
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`stack-order: ${(e as Error).message}`);
   }
+  io.stdout(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+/** The `stack-order` command with its options; `run` does the work. */
+export function stackOrderProgram(run: (options: StackOrderOptions) => number): Command {
+  const cmd = defineCommand("stack-order", STACK_ORDER_SPEC);
+  addOption(cmd, "--plan <dir>", "synthesized plan directory (default: cdktf.out)", nonEmpty("a directory"));
+  cmd.option("--exclude <stack>", "leave a stack out (repeatable); it must exist", (value: string, previous: string[] = []) => [
+    ...previous,
+    value,
+  ]);
+  cmd.option("--deps", "print each stack's direct dependencies after it, space-separated");
+  return setAction<StackOrderOptions>(cmd, run);
+}
+
+/** Runs `stack-order` with `argv` (without the program name); returns the exit code. */
+export function main(argv: readonly string[], io: CliIo): number {
+  return runSync(
+    stackOrderProgram((opts) => printOrder(opts, io)),
+    argv,
+    io,
+  );
+}
+
+/** Runs `stack-order` in-process and returns what it printed (the form the tests use). */
+export function stackOrderCommand(argv: readonly string[], cwd: string = process.cwd()): CommandResult {
+  return captureSync(main, argv, { cwd });
 }

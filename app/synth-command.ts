@@ -56,7 +56,7 @@ export async function preload(): Promise<void> {
 /** The `synth` command with its options; `run` does the work. */
 export function synthProgram(run: (options: SynthOptions) => number | Promise<number>): Command {
   const cmd = defineCommand("synth", SYNTH_SPEC);
-  addOption(cmd, "--env <name>", "environment file config/<name>.yaml (default: example)", nonEmpty("an environment name"));
+  addOption(cmd, "--env <name>", "environment file config/<name>.yaml (default: $PLUE_ENV, else example)", nonEmpty("an environment name"));
   addOption(cmd, "--out <dir>", "output directory (default: $CDKTF_OUTDIR, else cdktf.out)", nonEmpty("a directory"));
   addOption(cmd, "--config-dir <dir>", "directory of environment files (default: the repository's config/)", nonEmpty("a directory"));
   cmd.option("--json", "print what was written as JSON: environment, out, stacks, charts");

@@ -23,7 +23,8 @@ export interface SynthOptions {
 
 /** Synthesizes; returns the exit code (0, 1 internal failure, 2 invalid configuration). */
 export function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: string | undefined): number {
-  const env = opts.env ?? "example";
+  // `cdktf deploy` runs the same synth with no arguments: PLUE_ENV names the environment there.
+  const env = opts.env ?? io.env.PLUE_ENV ?? "example";
   // `cdktf synth` / `cdktf deploy` pass their output directory in CDKTF_OUTDIR.
   const outArg = opts.out ?? io.env.CDKTF_OUTDIR ?? "cdktf.out";
   const out = resolve(io.cwd, outArg);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The one launcher of every command: `node bin/plue.mjs <command> [options]`, what each npm
- * script (`npm run synth`, `review`, `pki`, `migrate`, `bench`) and cdktf.json's `app` run.
+ * script (`npm run synth`, `review`, `pki`, `migrate`, `bench`, `preflight`, `stack-order`) and
+ * cdktf.json's `app` run.
  *
  * It loads the command from a CommonJS bundle in the content-hashed cache
  * (`.cache/bundles/`, built by esbuild on first use and whenever a source file it was built
@@ -26,10 +27,12 @@ const CACHE_DIR = join(ROOT, ".cache", "bundles");
  */
 const COMMANDS = {
   synth: { entry: "app/synth-command.ts", summary: "synthesize the plan of one environment" },
-  review: { entry: "app/review-command.ts", summary: "review a synthesized plan (key material, connectivity)" },
+  review: { entry: "app/review-command.ts", summary: "review a synthesized plan (posture, readiness, what the change does)" },
   pki: { entry: "app/pki-command.ts", summary: "the private CA and certificates of origin mTLS" },
   migrate: { entry: "app/migrate-command.ts", summary: "apply the database migrations" },
   bench: { entry: "app/bench-command.ts", summary: "measure the synth and the commands' start-up against their budgets" },
+  preflight: { entry: "app/preflight-command.ts", summary: "the pre-deployment checklist of one environment" },
+  "stack-order": { entry: "app/stack-order-command.ts", summary: "the plan's stacks in dependency order" },
 };
 
 const USAGE = `Usage: node bin/plue.mjs [--load-only] <command> [options]
@@ -39,7 +42,7 @@ Through npm: npm run <command> -- [options].
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(9)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`)
   .join("\n")}
 
 Options:

@@ -116,6 +116,27 @@ describe("npm run synth", () => {
     }
   });
 
+  it("synthesizes the environment PLUE_ENV names when there is no --env (how cdktf deploy, which passes no arguments, picks one); --env wins", async () => {
+    const configDir = configDirWith("qa", (c) => (c.state.bucket = "plue-qa-state"));
+    const out = join(work, "from-plue-env");
+    const r = await capture((argv, io) => main(argv, io, { configDir }), ["--json"], {
+      env: { PLUE_ENV: "qa", CDKTF_OUTDIR: out },
+      cwd: work,
+    });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout).environment).toBe("qa");
+    expect(JSON.parse(readFileSync(join(out, "stacks", "network", "cdk.tf.json"), "utf8")).terraform.backend.gcs).toEqual({
+      bucket: "plue-qa-state",
+      prefix: "qa/network",
+    });
+    const explicit = await capture((argv, io) => main(argv, io, { configDir }), ["--env", "nowhere"], {
+      env: { PLUE_ENV: "qa" },
+      cwd: work,
+    });
+    expect(explicit.code).toBe(2);
+    expect(explicit.stderr).toContain("config/nowhere.yaml: does not exist.");
+  });
+
   it("keeps the bootstrap state in a relative local file for the first apply", async () => {
     const out = join(work, "local-bootstrap");
     const run = await synth([
@@ -147,7 +168,7 @@ describe("npm run synth", () => {
         "once. The output directory holds either the previous plan or the new one, never a mix.",
         "",
         "Options:",
-        "      --env <name>        environment file config/<name>.yaml (default: example)",
+        "      --env <name>        environment file config/<name>.yaml (default: $PLUE_ENV, else example)",
         "      --out <dir>         output directory (default: $CDKTF_OUTDIR, else cdktf.out)",
         "      --config-dir <dir>  directory of environment files (default: the repository's config/)",
         "      --json              print what was written as JSON: environment, out, stacks, charts",

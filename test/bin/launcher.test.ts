@@ -176,13 +176,13 @@ describe("bin/plue.mjs", () => {
     expect(none).toEqual({
       code: 2,
       stdout: "",
-      stderr: "plue: '<command>' is missing (got nothing). Use one of synth, review, pki, migrate, bench; see node bin/plue.mjs --help.\n",
+      stderr: "plue: '<command>' is missing (got nothing). Use one of synth, review, pki, migrate, bench, preflight, stack-order; see node bin/plue.mjs --help.\n",
     });
     expect(unknown).toEqual({
       code: 2,
       stdout: "",
       stderr:
-        "plue: 'deploy' is not a command (got deploy). Use one of synth, review, pki, migrate, bench; see node bin/plue.mjs --help.\n",
+        "plue: 'deploy' is not a command (got deploy). Use one of synth, review, pki, migrate, bench, preflight, stack-order; see node bin/plue.mjs --help.\n",
     });
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: node bin\/plue\.mjs \[--load-only\] <command> \[options\]\n/);
