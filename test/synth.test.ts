@@ -275,3 +275,12 @@ describe("npm run synth", () => {
     expect(() => filesBelow(out)).toThrow();
   });
 });
+
+describe("the test harness (test/support/build.ts)", () => {
+  it("builds every stack exactly as npm run synth writes it, so tests of other environments test the product", async () => {
+    const { stackFor } = await import("./support/build.ts");
+    const { exampleConfig } = await import("./support/config.ts");
+    const config = exampleConfig();
+    for (const name of stackNames()) expect(stackFor(config, name), name).toEqual(stack(name));
+  });
+});

@@ -176,7 +176,8 @@ describe("bin/plue.mjs", () => {
     expect(none).toEqual({
       code: 2,
       stdout: "",
-      stderr: "plue: '<command>' is missing (got nothing). Use one of synth, review, pki, migrate, bench, preflight, stack-order; see node bin/plue.mjs --help.\n",
+      stderr:
+        "plue: '<command>' is missing (got nothing). Use one of synth, review, pki, migrate, bench, preflight, stack-order; see node bin/plue.mjs --help.\n",
     });
     expect(unknown).toEqual({
       code: 2,

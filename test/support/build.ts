@@ -30,17 +30,17 @@ export function chartFor(config: PlueConfig, id: string, schema?: SchemaInputs):
 }
 
 /**
- * Synthesizes the whole plan for `config` into a temp dir (removed afterwards) and returns the
- * named stack's cdk.tf.json. `certs` default to the environment's committed public certificates.
+ * Builds the whole plan for `config` and returns the named stack as `npm run synth` writes its
+ * cdk.tf.json (the same object; only the key order of the file may differ — the plan test proves
+ * it for every stack), without writing the other stacks. `certs` default to the environment's
+ * committed public certificates.
  */
 export function stackFor(config: PlueConfig, name: string, certs: PublicCerts = loadPublicCerts(config)): TfJson {
-  const dir = mkdtempSync(join(tmpdir(), "plue-stack-"));
-  try {
-    buildPlan(config, certs, dir).app.synth();
-    return JSON.parse(readFileSync(join(dir, "stacks", name, "cdk.tf.json"), "utf8")) as TfJson;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { stacks } = buildPlan(config, certs, join(tmpdir(), "plue-stack-unwritten"));
+  const stack = stacks.find((s) => s.node.id === name);
+  if (!stack) throw new Error(`no stack ${name} (stacks: ${stacks.map((s) => s.node.id).join(", ")})`);
+  stack.prepareStack();
+  return JSON.parse(JSON.stringify(stack.toTerraform())) as TfJson;
 }
 
 /**
