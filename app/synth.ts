@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from "node:path";
 import { CONFIG_DIR, ConfigError, loadConfig } from "../config/load.ts";
 import { loadPublicCerts, PublicCertsError, type PublicCerts } from "../config/public-certs.ts";
 import type { PlueConfig } from "../config/schema.ts";
-import { formatFinding, lintMigrations } from "../db/lint.ts";
+import { formatFinding, lintMigrationsAsync } from "../db/lint.ts";
 import { DEFAULT_MIGRATIONS_DIR } from "../db/migrations.ts";
 import type { CliIo } from "./cli/kit.ts";
 import { synthPlan } from "./plan.ts";
@@ -21,8 +21,8 @@ export interface SynthOptions {
   readonly json?: boolean;
 }
 
-/** Synthesizes; returns the exit code (0, 1 internal failure, 2 invalid configuration). */
-export function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: string | undefined): number {
+/** Synthesizes; resolves to the exit code (0, 1 internal failure, 2 invalid configuration or migrations). */
+export async function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: string | undefined): Promise<number> {
   // `cdktf deploy` runs the same synth with no arguments: PLUE_ENV names the environment there.
   const env = opts.env ?? io.env.PLUE_ENV ?? "example";
   // `cdktf synth` / `cdktf deploy` pass their output directory in CDKTF_OUTDIR.
@@ -45,18 +45,33 @@ export function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: stri
     return 2;
   }
 
-  // The migrations the schema Job will run: squawk and the project's rules (db/lint.ts), before anything is written.
-  const migrations = lintSynthMigrations(config, io);
-  if (migrations !== undefined) return migrations;
+  // The migrations the schema Job will run: squawk (a child process, on the other core while the
+  // plan is built) and the project's rules (db/lint.ts); judged before anything is written.
+  const lint = lintMigrationsAsync(DEFAULT_MIGRATIONS_DIR, { pgVersion: pgVersion(config) }).then(
+    (findings) => ({ findings }),
+    (error: Error) => ({ error }),
+  );
 
   // Synthesize next to the target, then swap: `out` holds either the old plan or the new one.
   const staging = mkdtempSync(resolve(dirname(out), `.${basename(out)}.staging-`));
+  let built: Error | undefined;
   try {
     synthPlan(config, certs, staging);
   } catch (e) {
+    built = e as Error;
+  }
+  const linted = await lint;
+  const refused = "error" in linted ? 1 : linted.findings.length > 0 ? 2 : built ? 1 : 0;
+  if (refused !== 0) {
     rmSync(staging, { recursive: true, force: true });
-    io.stderr(`synth: failed, nothing was written: ${((e as Error).message ?? String(e)).split("\n")[0]}\n`);
-    return 1;
+    if ("error" in linted) io.stderr(`synth: failed, nothing was written: ${linted.error.message}\n`);
+    else if (linted.findings.length > 0) {
+      const n = linted.findings.length;
+      io.stderr(
+        `${n} problem${n === 1 ? "" : "s"} in the migrations; nothing was written:\n${linted.findings.map(formatFinding).join("\n")}\n`,
+      );
+    } else io.stderr(`synth: failed, nothing was written: ${(built?.message ?? String(built)).split("\n")[0]}\n`);
+    return refused;
   }
   const previous = `${staging}.previous`;
   if (existsSync(out)) renameSync(out, previous);
@@ -75,23 +90,7 @@ export function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir: stri
   return 0;
 }
 
-/**
- * Lints `db/migrations` for the environment's PostgreSQL version: `undefined` when clean, else
- * the exit code after printing the findings (2 naming each file and line; 1 when squawk itself
- * cannot run).
- */
-function lintSynthMigrations(config: PlueConfig, io: CliIo): number | undefined {
-  let findings: ReturnType<typeof lintMigrations>;
-  try {
-    findings = lintMigrations(DEFAULT_MIGRATIONS_DIR, {
-      pgVersion: Number.parseInt(config.database.version.replace(/^POSTGRES_/, ""), 10),
-    });
-  } catch (e) {
-    io.stderr(`synth: failed, nothing was written: ${(e as Error).message}\n`);
-    return 1;
-  }
-  if (findings.length === 0) return undefined;
-  const n = findings.length;
-  io.stderr(`${n} problem${n === 1 ? "" : "s"} in the migrations; nothing was written:\n${findings.map(formatFinding).join("\n")}\n`);
-  return 2;
+/** The PostgreSQL major version of the environment's Cloud SQL instance (squawk's --pg-version). */
+function pgVersion(config: PlueConfig): number {
+  return Number.parseInt(config.database.version.replace(/^POSTGRES_/, ""), 10);
 }

@@ -21,7 +21,7 @@
  * A pure function of the directory's files: it reads them and runs one squawk process for all of
  * them, and writes nothing.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
@@ -77,6 +77,28 @@ export function formatFinding(f: LintFinding): string {
  * ConfigMap mount's `..data`) are ignored. Throws only when squawk itself cannot run.
  */
 export function lintMigrations(dir: string, options: LintOptions = {}): LintFinding[] {
+  const { findings, sources } = lintProjectRules(dir);
+  return sortFindings([...findings, ...squawkFindings(dir, sources, runSquawkSync(dir, sources, options))]);
+}
+
+/**
+ * {@link lintMigrations} with squawk running as a child process while the caller works: the
+ * project's rules run now, squawk's findings join them when the promise settles (synth builds
+ * the plan meanwhile, on the other core). Rejects only when squawk itself cannot run.
+ */
+export function lintMigrationsAsync(dir: string, options: LintOptions = {}): Promise<LintFinding[]> {
+  const { findings, sources } = lintProjectRules(dir);
+  return runSquawkAsync(dir, sources, options).then((run) => sortFindings([...findings, ...squawkFindings(dir, sources, run)]));
+}
+
+function sortFindings(findings: LintFinding[]): LintFinding[] {
+  return findings.sort(
+    (a, b) => a.file.localeCompare(b.file, "en") || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule, "en"),
+  );
+}
+
+/** The project's own rules over every file of `dir`, and the files squawk will read. */
+function lintProjectRules(dir: string): { findings: LintFinding[]; sources: Map<string, SourceFile> } {
   const findings: LintFinding[] = [];
   const sources = new Map<string, SourceFile>();
   const versions = new Map<string, string[]>();
@@ -128,10 +150,7 @@ export function lintMigrations(dir: string, options: LintOptions = {}): LintFind
       });
     }
   }
-  findings.push(...runSquawk(dir, sources, options));
-  return findings.sort(
-    (a, b) => a.file.localeCompare(b.file, "en") || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule, "en"),
-  );
+  return { findings, sources };
 }
 
 // ------------------------------------------------------------------------------- the SQL lexer
@@ -505,16 +524,52 @@ export function squawkBinary(): string {
   }
 }
 
+/** What one squawk process printed. */
+interface SquawkRun {
+  readonly status: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 /**
  * One squawk process over every file (run from `dir` with bare file names, so no directory name
- * is read as a glob pattern), JSON reporter.
+ * is read as a glob pattern), JSON reporter: its command line.
  */
-function runSquawk(dir: string, sources: ReadonlyMap<string, SourceFile>, options: LintOptions): LintFinding[] {
-  if (sources.size === 0) return [];
+function squawkCommand(sources: ReadonlyMap<string, SourceFile>, options: LintOptions): string[] {
   const args = ["--reporter", "json", "--config", options.squawkConfig ?? SQUAWK_CONFIG];
   if (options.pgVersion !== undefined) args.push("--pg-version", String(options.pgVersion));
-  const run = spawnSync(squawkBinary(), [...args, ...sources.keys()], { cwd: dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return [...args, ...sources.keys()];
+}
+
+const NO_FILES: SquawkRun = { status: 0, signal: null, stdout: "[]", stderr: "" };
+
+function runSquawkSync(dir: string, sources: ReadonlyMap<string, SourceFile>, options: LintOptions): SquawkRun {
+  if (sources.size === 0) return NO_FILES;
+  const run = spawnSync(squawkBinary(), squawkCommand(sources, options), { cwd: dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (run.error !== undefined) throw new Error(`squawk could not be started: ${run.error.message}`);
+  return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
+}
+
+function runSquawkAsync(dir: string, sources: ReadonlyMap<string, SourceFile>, options: LintOptions): Promise<SquawkRun> {
+  if (sources.size === 0) return Promise.resolve(NO_FILES);
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(squawkBinary(), squawkCommand(sources, options), { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("error", (error) => reject(new Error(`squawk could not be started: ${error.message}`)));
+    child.on("close", (status, signal) => resolveRun({ status, signal, stdout, stderr }));
+  });
+}
+
+/** squawk's JSON report as findings. */
+function squawkFindings(dir: string, sources: ReadonlyMap<string, SourceFile>, run: SquawkRun): LintFinding[] {
   let violations: SquawkViolation[];
   try {
     violations = JSON.parse(run.stdout) as SquawkViolation[];
