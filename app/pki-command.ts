@@ -1,34 +1,32 @@
 /**
  * `npm run pki -- <command> [options]`: the private CA and certificates of Cloudflare origin
- * mTLS (see `pki/README.md` and `--help`). The launcher (`bin/plue.mjs pki`) runs {@link main};
- * tests run it in-process with their own io (streams, environment, clock, working directory).
- * The commands that make keys import node-forge on demand; `status` and `publish` never load it.
+ * mTLS, their status and their rotations (see `pki/README.md` and `--help`). The launcher
+ * (`bin/plue.mjs pki`) runs {@link main}; tests run it in-process with their own io (streams,
+ * environment, clock, working directory). Commands that make keys import node-forge on demand,
+ * `finish` imports the Cloudflare SDK on demand, and the environment file comes through the
+ * validated-config cache, so `status` starts without zod, yaml, node-forge or the SDK.
  *
- * Exit codes: 0 done; 1 operational failure (wrong passphrase, refused overwrite, missing or
- * corrupted file, expired CA); 2 usage or configuration error; 3 (`status`) a certificate is
- * expired or within `--warn-days` of expiry.
+ * Exit codes: 0 done (status: every certificate fine); 1 operational failure (status: a
+ * renewal is due); 2 the store is inconsistent, e.g. an interrupted rotation (status: also an
+ * expired certificate); 3 usage or configuration error.
  */
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { ConfigError, loadConfig } from "../config/load.ts";
-import type { PlueConfig } from "../config/schema.ts";
+import { ConfigError } from "../config/errors.ts";
 import { containsPrivateKeyBlock, normalisePem, PemError, parsePemBlocks } from "../lib/pem.ts";
-import { REPO_ROOT } from "../lib/paths.ts";
-import { OperationalError, PkiError, UsageError } from "../pki/errors.ts";
-import { type CertificateRole, type CertificateStatus, describeCertificate, formatStatusTable, readX509 } from "../pki/status.ts";
+import { OperationalError, PkiError } from "../pki/errors.ts";
+import { assessStore, DEFAULT_WARN_DAYS, formatStatusTable, readX509 } from "../pki/status.ts";
+import type { RotationKind, RotationPhase } from "../pki/rotation.ts";
 import {
   ensurePrivateDir,
   ensurePublicDir,
   type FileToWrite,
-  loosePermissionWarning,
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
   pathExists,
   readStoreFile,
-  resolveLayout,
   STORE_FILES,
-  type StoreLayout,
   type WrittenFile,
   writeFilesAtomically,
 } from "../pki/store.ts";
@@ -46,47 +44,65 @@ import {
   setDispatcher,
   wholeNumber,
 } from "./cli/kit.ts";
+import {
+  type Context,
+  environment,
+  FAULT_ENV,
+  MIN_PASSPHRASE_LENGTH,
+  PASSPHRASE_ENV,
+  type PkiOptions,
+  passphrase,
+  refuseInterrupted,
+} from "./pki-context.ts";
+import { CLOUDFLARE_BASE_URL_ENV, CLOUDFLARE_TOKEN_ENV, ROTATE_HELP, rotate } from "./pki-rotate.ts";
 
-/** The only source of the CA key passphrase (never a flag, never printed). */
-export const PASSPHRASE_ENV = "PLUE_PKI_PASSPHRASE";
+export { MIN_PASSPHRASE_LENGTH, PASSPHRASE_ENV };
 
-/** Shortest passphrase accepted when the CA is created. */
-export const MIN_PASSPHRASE_LENGTH = 12;
+/** Exit code of `status` when a renewal is due. */
+export const EXIT_RENEWAL_DUE = 1;
 
-/** Exit code of `status` when a certificate is expired or within `--warn-days` of expiry. */
-export const EXIT_EXPIRING = 3;
+/** Exit code when the store is inconsistent (an interrupted rotation, a certificate without its key), and of `status` for an expired certificate. */
+export const EXIT_INCONSISTENT = 2;
 
-const DAY_MS = 86_400_000;
-
-/** Options of the pki commands, as commander parsed them. */
-interface PkiOptions {
-  readonly env?: string;
-  readonly dir?: string;
-  readonly force?: boolean;
-  readonly bits?: "3072" | "4096";
-  readonly json?: boolean;
-  readonly warnDays?: number;
-}
-
-interface Context {
-  readonly io: CliIo;
-  readonly command: string;
-  readonly values: PkiOptions;
-  readonly now: Date;
-  readonly out: (line: string) => void;
-  readonly warn: (line: string) => void;
-}
+/** Exit code of a usage or configuration error. */
+export const EXIT_USAGE = 3;
 
 const EXIT_CODES: CommandSpec["exitCodes"] = [
   [0, "done"],
-  [1, "operational failure: wrong passphrase, refused overwrite, missing or corrupted file, expired CA"],
-  [2, "usage or configuration error"],
-  [3, "status: a certificate expires within --warn-days or has expired"],
+  [1, "operational failure: wrong passphrase, refused overwrite, missing or corrupted file, expired CA,\nnot yet active at Cloudflare"],
+  [
+    2,
+    "the store is inconsistent: an interrupted rotation (run the same command again to complete it),\na certificate without its key, a file changed during a rotation",
+  ],
+  [3, "usage or configuration error"],
+];
+
+const STATUS_EXIT_CODES: CommandSpec["exitCodes"] = [
+  [0, "every certificate is fine"],
+  [1, "a renewal is due (2/3 of a certificate's lifetime, or --warn-days before it stops working)"],
+  [
+    2,
+    "a certificate has expired, or the store is inconsistent (an interrupted rotation, a certificate\nwithout its key, a client certificate its CA did not issue, an unreadable file)",
+  ],
+  [3, "usage or configuration error"],
 ];
 
 const ENVIRONMENT = {
   title: "Environment",
-  lines: [`${PASSPHRASE_ENV}  passphrase of the CA key (init-ca, issue-client); never a flag, never printed`],
+  lines: [
+    `${PASSPHRASE_ENV}  passphrase of the CA key (init-ca, issue-client, rotate client|ca begin);`,
+    "                     never a flag, never printed",
+  ],
+};
+
+const FINISH_ENVIRONMENT = {
+  title: "Environment",
+  lines: [
+    `${CLOUDFLARE_TOKEN_ENV}  token with SSL and Certificates Read on edge.cloudflareZoneId: finish asks`,
+    "                      Cloudflare whether the next certificate is active (or pass --confirmed-active)",
+    `${CLOUDFLARE_BASE_URL_ENV}   the API's base URL (default https://api.cloudflare.com/client/v4)`,
+    `${FAULT_ENV}  tests only: kill the process after journal step <n>`,
+  ],
 };
 
 const COMMON_OPTIONS: readonly (readonly [string, string])[] = [
@@ -160,22 +176,31 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   },
   {
     name: "status",
-    summary: "list the certificates in the private store and their expiry",
+    summary: "every certificate of the environment, its state and when its renewal is due (for cron)",
     description: [
-      "Lists ca.pem, client.pem and origin.pem (when present) of the private store, read with",
-      "Node's crypto.X509Certificate: role, path, keyPath (or null), serial (hex), notBefore,",
-      "notAfter (ISO 8601), daysLeft (whole days to notAfter, rounded down) and",
-      "fingerprintSha256 (colon-separated uppercase hex, as openssl x509 -fingerprint prints).",
+      "Lists every certificate of the private store: the CA (ca.pem), the next CA (ca-next.pem,",
+      "during a CA rotation), the client certificate (client.pem) and the next one (client-next.pem),",
+      "the origin certificate (origin.pem, origin-next.pem, when you saved them) and the retired ones",
+      "(*-retired.pem), read with Node's crypto.X509Certificate: role, state (active, next, retired),",
+      "condition (ok, renewal-due, expired), notAfter, days left, when renewal is due, and beside",
+      "each leaf the notAfter of the CA that issued it.",
       "",
-      "Exit code 3 when a certificate is expired or expires within --warn-days days.",
+      "Renewal is due at 2/3 of a certificate's lifetime or --warn-days days (default 30) before it",
+      "stops working (its own notAfter, or its CA's when that is earlier), whichever comes first.",
+      "The store is inconsistent when a rotation was interrupted (rotation.json), a certificate has",
+      "no key beside it or a key that is not its own, or a client certificate was not issued by its",
+      "CA. Retired certificates never change the exit code.",
+      "",
+      "--json prints {store, now, warnDays, certificates: [...], rotations, interrupted, problems,",
+      "warnings, exitCode}; otherwise a table on stdout and one line per warning or problem on stderr.",
     ].join("\n"),
     examples: ["npm run pki -- status --env prod", "npm run pki -- status --env prod --warn-days 60 --json"],
     options: (cmd) => {
-      cmd.option("--json", "print a JSON array instead of a table");
+      cmd.option("--json", "print the status as one JSON object instead of a table");
       addOption(
         cmd,
         "--warn-days <n>",
-        "warn (exit code 3) when a certificate expires within <n> days (default: 30)",
+        `renewal is due at the latest <n> days before a certificate stops working (default: ${DEFAULT_WARN_DAYS})`,
         wholeNumber("days", 0, 99_999, "--warn-days 30"),
       );
     },
@@ -204,112 +229,163 @@ export const PKI_SPEC: CommandSpec = {
   where: "pki",
   invocation: "npm run pki --",
   usage: "<command> [options]",
-  description: "Private CA and certificates of Cloudflare origin mTLS (Authenticated Origin Pulls).",
+  description: "Private CA and certificates of Cloudflare origin mTLS (Authenticated Origin Pulls), their status\nand their rotations.",
   sections: [
     { title: "Options of every command", lines: COMMON_OPTIONS.flatMap(([flag, help]) => optionLines(flag, help)) },
     {
       title: "Files",
       lines: [
         "The private store (pki.dir, git-ignored; or --dir <dir>) holds ca.key.pem, ca.pem,",
-        "client.key.pem, client.pem, origin.key.pem, origin.csr.pem, origin.pem; keys have mode",
-        "0600, the directory 0700. publish copies the public ones to pki.publicDir (or <dir>/public).",
+        "client.key.pem, client.pem, origin.key.pem, origin.csr.pem, origin.pem; during a rotation",
+        "also *-next.*, afterwards *-retired.*, and rotation.json while a rotation command runs (or",
+        "after it was interrupted); keys have mode 0600, the directory 0700. publish and rotate copy",
+        "the public ones to pki.publicDir (or <dir>/public).",
       ],
     },
     ENVIRONMENT,
   ],
   exitCodes: EXIT_CODES,
-  examples: ["npm run pki -- status --json", "npm run pki -- init-ca --env prod", "npm run pki -- help init-ca"],
+  examples: [
+    "npm run pki -- status --json",
+    "npm run pki -- rotate client begin --env prod",
+    "npm run pki -- init-ca --env prod",
+    "npm run pki -- help rotate",
+  ],
+  usageExitCode: EXIT_USAGE,
 };
 
 function optionLines(flag: string, help: string): string[] {
   return help.split("\n").map((line, i) => `${(i === 0 ? flag : "").padEnd(16)}${line}`);
 }
 
+/** The kit's spec of a pki subcommand. */
+function subSpec(name: string, description: string, examples: readonly string[], extra: Partial<CommandSpec> = {}): CommandSpec {
+  return {
+    where: `pki ${name}`,
+    invocation: `npm run pki -- ${name}`,
+    usage: "[options]",
+    description,
+    sections: [ENVIRONMENT],
+    exitCodes: EXIT_CODES,
+    examples,
+    usageExitCode: EXIT_USAGE,
+    ...extra,
+  };
+}
+
+function contextFor(io: CliIo, command: string, values: PkiOptions): Context {
+  return { io, command, values, now: io.now(), out: (line) => io.stdout(`${line}\n`), warn: (line) => io.stderr(`${line}\n`) };
+}
+
+function addCommonOptions(cmd: Command, forceHelp: string | undefined): void {
+  addOption(cmd, "--env <name>", "environment: config/<name>.yaml (default: example)", nonEmpty("an environment name"));
+  addOption(cmd, "--dir <dir>", COMMON_OPTIONS[1]?.[1] ?? "", nonEmpty("a directory"));
+  if (forceHelp !== undefined) cmd.option("--force", forceHelp);
+}
+
 /**
  * Runs `pki` with `argv` (the arguments after `pki`); returns the exit code: 0, 1
- * (operational), 2 (usage or configuration), 3 (status: expiring).
+ * (operational; status: renewal due), 2 (inconsistent store; status: also expired), 3 (usage or
+ * configuration).
  */
 export function main(argv: readonly string[], io: CliIo): Promise<number> {
   const program = defineCommand("pki", PKI_SPEC);
   setDispatcher(program);
   for (const sub of SUBCOMMANDS) {
-    const where = `pki ${sub.name}`;
-    const cmd = defineCommand(sub.name, {
-      where,
-      invocation: `npm run pki -- ${sub.name}`,
-      usage: "[options]",
-      description: sub.description,
-      sections: [ENVIRONMENT],
-      exitCodes: sub.name === "status" ? EXIT_CODES : EXIT_CODES.slice(0, 3),
-      examples: sub.examples,
-    });
-    sub.options(cmd, where);
-    addOption(cmd, "--env <name>", "environment: config/<name>.yaml (default: example)", nonEmpty("an environment name"));
-    addOption(cmd, "--dir <dir>", COMMON_OPTIONS[1]?.[1] ?? "", nonEmpty("a directory"));
-    cmd.option("--force", sub.name === "status" ? "accepted for uniformity; status writes nothing" : (COMMON_OPTIONS[2]?.[1] ?? ""));
-    setAction<PkiOptions>(cmd, (values) =>
-      guard(() =>
-        sub.run({
-          io,
-          command: sub.name,
-          values,
-          now: io.now(),
-          out: (line) => io.stdout(`${line}\n`),
-          warn: (line) => io.stderr(`${line}\n`),
-        }),
-      ),
+    const cmd = defineCommand(
+      sub.name,
+      subSpec(sub.name, sub.description, sub.examples, sub.name === "status" ? { exitCodes: STATUS_EXIT_CODES } : {}),
     );
+    sub.options(cmd, `pki ${sub.name}`);
+    addCommonOptions(cmd, sub.name === "status" ? "accepted for uniformity; status writes nothing" : (COMMON_OPTIONS[2]?.[1] ?? ""));
+    setAction<PkiOptions>(cmd, (values) => guard(() => sub.run(contextFor(io, sub.name, values))));
     addSubcommand(program, cmd, sub.summary);
   }
+  addSubcommand(program, rotateCommand(io), "two-phase rotations: rotate <client|ca|origin> <begin|finish|abort>");
   return runAsync(program, argv, io);
 }
 
-/** The library's errors carry their exit code; a configuration error is a usage error (2). */
+const KINDS: readonly RotationKind[] = ["client", "ca", "origin"];
+const PHASES: readonly RotationPhase[] = ["begin", "finish", "abort"];
+
+/** `pki rotate <kind> <phase>`. */
+function rotateCommand(io: CliIo): Command {
+  const rotateSpec: CommandSpec = {
+    where: "pki rotate",
+    invocation: "npm run pki -- rotate",
+    usage: "<client|ca|origin> <begin|finish|abort> [options]",
+    description: [
+      "Rotates a certificate without a window where none serves: begin adds the next one beside the",
+      "current one (the plan carries both), a deploy uploads it, finish makes it current once it is",
+      "active and retires the old one (the next deploy removes it); abort withdraws it. Each command",
+      "is crash-safe: it writes its steps to <store>/rotation.json first, and a run killed at any",
+      "point is completed by running the same command again. --dry-run prints what it would write",
+      "and what changes in the plan; --json prints the report as JSON.",
+    ].join("\n"),
+    sections: [ENVIRONMENT],
+    exitCodes: EXIT_CODES,
+    examples: [
+      "npm run pki -- rotate client begin --env prod",
+      "npm run pki -- rotate client finish --env prod",
+      "npm run pki -- rotate ca begin --dry-run",
+    ],
+    usageExitCode: EXIT_USAGE,
+  };
+  const rotateCmd = defineCommand("rotate", rotateSpec);
+  setDispatcher(rotateCmd);
+  for (const kind of KINDS) {
+    const kindCmd = defineCommand(kind, {
+      ...rotateSpec,
+      where: `pki rotate ${kind}`,
+      invocation: `npm run pki -- rotate ${kind}`,
+      usage: "<begin|finish|abort> [options]",
+      description: PHASES.map((p) => `${p}: ${ROTATE_HELP[kind][p].summary}`).join("\n"),
+      examples: PHASES.map((p) => `npm run pki -- rotate ${kind} ${p} --env prod`),
+    });
+    setDispatcher(kindCmd);
+    for (const phase of PHASES) {
+      const name = `rotate ${kind} ${phase}`;
+      const cmd = defineCommand(
+        phase,
+        subSpec(
+          name,
+          ROTATE_HELP[kind][phase].description,
+          [`npm run pki -- ${name} --env prod`, `npm run pki -- ${name} --dry-run --json`],
+          {
+            sections: phase === "finish" && kind !== "origin" ? [ENVIRONMENT, FINISH_ENVIRONMENT] : [ENVIRONMENT],
+          },
+        ),
+      );
+      cmd.option("--dry-run", "print what it would write and what changes in the plan; write nothing");
+      cmd.option("--json", "print the report as JSON");
+      if (phase === "finish" && kind !== "origin") {
+        cmd.option("--confirmed-active", "do not ask Cloudflare: you checked that the next certificate is Active");
+      }
+      if (phase === "begin" && kind === "ca") {
+        addOption(cmd, "--bits <n>", "next CA key size: 3072 or 4096 (default: 3072)", oneOf(["3072", "4096"], "CA key size"));
+      }
+      addCommonOptions(cmd, undefined);
+      setAction<PkiOptions>(cmd, (values) => guard(() => rotate(contextFor(io, name, values), kind, phase)));
+      addSubcommand(kindCmd, cmd, ROTATE_HELP[kind][phase].summary);
+    }
+    addSubcommand(
+      rotateCmd,
+      kindCmd,
+      `${kind === "ca" ? "the CA and its client certificate" : kind === "client" ? "the origin-pull client certificate" : "the origin key and certificate"}`,
+    );
+  }
+  return rotateCmd;
+}
+
+/** The library's errors carry their exit code; a configuration error is a usage error (3). */
 async function guard(run: () => number | Promise<number>): Promise<number> {
   try {
     return await run();
   } catch (error) {
     if (error instanceof PkiError) throw new CliError(error.message, error.exitCode);
-    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT_USAGE);
     throw error;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared steps
-
-interface Environment {
-  readonly config: PlueConfig;
-  readonly layout: StoreLayout;
-  readonly file: (name: string) => string;
-}
-
-function environment(ctx: Context): Environment {
-  const config = loadConfig(ctx.values.env ?? "example");
-  const dir = ctx.values.dir;
-  const layout = resolveLayout({
-    repoRoot: REPO_ROOT,
-    configDir: config.pki.dir,
-    configPublicDir: config.pki.publicDir,
-    ...(dir === undefined ? {} : { dirOverride: dir }),
-    cwd: ctx.io.cwd,
-  });
-  return { config, layout, file: (name) => join(layout.privateDir, name) };
-}
-
-function passphrase(ctx: Context, minLength: number): string {
-  const value = ctx.io.env[PASSPHRASE_ENV];
-  if (value === undefined || value === "") {
-    throw new UsageError(
-      `pki ${ctx.command}: '${PASSPHRASE_ENV}' is not set (got nothing). Export the CA key passphrase in ${PASSPHRASE_ENV}; it is never read from a flag.`,
-    );
-  }
-  if (value.length < minLength) {
-    throw new UsageError(
-      `pki ${ctx.command}: '${PASSPHRASE_ENV}' is shorter than ${minLength} characters (got ${value.length} characters). Use a passphrase of at least ${minLength} characters.`,
-    );
-  }
-  return value;
 }
 
 function force(ctx: Context): boolean {
@@ -355,7 +431,8 @@ async function initCa(ctx: Context): Promise<number> {
   const { encryptPrivateKeyPem, rsaKeyPairFromPem } = await import("../pki/keys.ts");
   const bitsText = ctx.values.bits ?? "3072";
   const pass = passphrase(ctx, MIN_PASSPHRASE_LENGTH);
-  const env = environment(ctx);
+  const env = await environment(ctx);
+  refuseInterrupted(ctx, env);
   const keyPath = env.file(STORE_FILES.caKey);
   const certPath = env.file(STORE_FILES.caCert);
   ensurePrivateDir(env.layout.privateDir, ctx.warn);
@@ -392,7 +469,8 @@ async function issueClient(ctx: Context): Promise<number> {
   const { issueClientCertificate } = await import("../pki/issue.ts");
   const { decryptPrivateKeyPem } = await import("../pki/keys.ts");
   const pass = passphrase(ctx, 1);
-  const env = environment(ctx);
+  const env = await environment(ctx);
+  refuseInterrupted(ctx, env);
   const caKeyPath = env.file(STORE_FILES.caKey);
   const caCertPath = env.file(STORE_FILES.caCert);
   const keyPath = env.file(STORE_FILES.clientKey);
@@ -429,7 +507,8 @@ async function issueClient(ctx: Context): Promise<number> {
 
 async function originCsr(ctx: Context): Promise<number> {
   const { createOriginCsr } = await import("../pki/csr.ts");
-  const env = environment(ctx);
+  const env = await environment(ctx);
+  refuseInterrupted(ctx, env);
   const keyPath = env.file(STORE_FILES.originKey);
   const csrPath = env.file(STORE_FILES.originCsr);
   ensurePrivateDir(env.layout.privateDir, ctx.warn);
@@ -448,64 +527,14 @@ async function originCsr(ctx: Context): Promise<number> {
   return 0;
 }
 
-const STATUS_FILES: readonly { readonly role: CertificateRole; readonly cert: string; readonly key: string }[] = [
-  { role: "ca", cert: STORE_FILES.caCert, key: STORE_FILES.caKey },
-  { role: "client", cert: STORE_FILES.clientCert, key: STORE_FILES.clientKey },
-  { role: "origin", cert: STORE_FILES.originCert, key: STORE_FILES.originKey },
-];
-
-function status(ctx: Context): number {
-  const warnDays = ctx.values.warnDays ?? 30;
-  const env = environment(ctx);
-  const dir = env.layout.privateDir;
-  if (!pathExists(dir)) {
-    if (ctx.values.json === true) ctx.out("[]");
-    throw new OperationalError(`${dir}: does not exist (no certificates). Run npm run pki -- init-ca, or pass the right --env/--dir.`);
-  }
-  const statuses: CertificateStatus[] = [];
-  const pems = new Map<CertificateRole, string>();
-  for (const entry of STATUS_FILES) {
-    const path = env.file(entry.cert);
-    if (!pathExists(path)) continue;
-    const keyPath = env.file(entry.key);
-    const hasKey = pathExists(keyPath);
-    const pem = readStoreFile(path, "");
-    statuses.push(describeCertificate(pem, { role: entry.role, path, keyPath: hasKey ? keyPath : null, now: ctx.now }));
-    pems.set(entry.role, pem);
-    const loose = hasKey ? loosePermissionWarning(keyPath) : undefined;
-    if (loose !== undefined) ctx.warn(loose);
-  }
-  if (ctx.values.json === true) ctx.io.stdout(`${JSON.stringify(statuses, null, 2)}\n`);
-  else if (statuses.length > 0) ctx.io.stdout(formatStatusTable(statuses));
-  if (statuses.length === 0) {
-    throw new OperationalError(
-      `${dir}: holds no certificate (ca.pem, client.pem, origin.pem). Run npm run pki -- init-ca, or pass the right --env/--dir.`,
-    );
-  }
-
-  const caPem = pems.get("ca");
-  const clientPem = pems.get("client");
-  if (caPem !== undefined && clientPem !== undefined && !issuedBy(clientPem, caPem)) {
-    ctx.warn(
-      `warning: ${env.file(STORE_FILES.clientCert)}: is not signed by ${env.file(STORE_FILES.caCert)}. Run npm run pki -- issue-client --force, then publish.`,
-    );
-  }
-
-  let expiring = 0;
-  for (const s of statuses) {
-    const left = Date.parse(s.notAfter) - ctx.now.getTime();
-    if (left > warnDays * DAY_MS) continue;
-    expiring++;
-    const when = left <= 0 ? `expired on ${s.notAfter}` : `expires in ${s.daysLeft} days (${s.notAfter})`;
-    const fix =
-      s.role === "ca"
-        ? "Create a new CA and reissue (init-ca --force, issue-client --force, publish)."
-        : s.role === "client"
-          ? "Reissue it (issue-client --force, then publish)."
-          : "Request a new origin certificate from Cloudflare's Origin CA.";
-    ctx.warn(`warning: ${s.role} certificate ${s.path} ${when}, within --warn-days ${warnDays}. ${fix}`);
-  }
-  return expiring > 0 ? EXIT_EXPIRING : 0;
+async function status(ctx: Context): Promise<number> {
+  const env = await environment(ctx);
+  const result = assessStore(env.layout.privateDir, ctx.now, ctx.values.warnDays ?? DEFAULT_WARN_DAYS);
+  if (ctx.values.json === true) ctx.io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  else if (result.certificates.length > 0) ctx.io.stdout(formatStatusTable(result.certificates));
+  for (const line of result.warnings) ctx.warn(line);
+  for (const line of result.problems) ctx.warn(line);
+  return result.exitCode;
 }
 
 function issuedBy(childPem: string, issuerPem: string): boolean {
@@ -514,11 +543,14 @@ function issuedBy(childPem: string, issuerPem: string): boolean {
   return child.checkIssued(issuer) && child.verify(issuer.publicKey);
 }
 
-function publish(ctx: Context): number {
-  const env = environment(ctx);
+async function publish(ctx: Context): Promise<number> {
+  const env = await environment(ctx);
+  refuseInterrupted(ctx, env);
   const sources: { readonly name: string; readonly required: boolean; readonly label: string }[] = [
     { name: STORE_FILES.caCert, required: true, label: "CERTIFICATE" },
+    { name: STORE_FILES.caNextCert, required: false, label: "CERTIFICATE" },
     { name: STORE_FILES.clientCert, required: true, label: "CERTIFICATE" },
+    { name: STORE_FILES.clientNextCert, required: false, label: "CERTIFICATE" },
     { name: STORE_FILES.originCsr, required: false, label: "CERTIFICATE REQUEST" },
     { name: STORE_FILES.originCert, required: false, label: "CERTIFICATE" },
   ];
@@ -553,6 +585,13 @@ function publish(ctx: Context): number {
   if (!issuedBy(clientText, caText)) {
     throw new OperationalError(
       `${env.file(STORE_FILES.clientCert)}: is not signed by ${env.file(STORE_FILES.caCert)}; refusing to publish a pair the origin would reject. Run npm run pki -- issue-client --force first.`,
+    );
+  }
+  const nextClient = texts.get(STORE_FILES.clientNextCert);
+  const nextIssuer = texts.get(STORE_FILES.caNextCert) ?? caText;
+  if (nextClient !== undefined && !issuedBy(nextClient, nextIssuer)) {
+    throw new OperationalError(
+      `${env.file(STORE_FILES.clientNextCert)}: is not signed by ${env.file(texts.has(STORE_FILES.caNextCert) ? STORE_FILES.caNextCert : STORE_FILES.caCert)}; refusing to publish it. Run npm run pki -- rotate client abort (or rotate ca abort).`,
     );
   }
   ensurePublicDir(env.layout.publicDir);

@@ -7,18 +7,13 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../lib/paths.ts";
 import { parseDocument } from "yaml";
 import type { core } from "zod";
+import { ConfigError } from "./errors.ts";
 import { configSchema, type PlueConfig, valueAt } from "./schema.ts";
+
+export { ConfigError };
 
 /** The repository's `config/` directory. */
 export const CONFIG_DIR = join(REPO_ROOT, "config");
-
-/** Invalid configuration: `problems` holds one formatted line per problem. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
-    this.name = "ConfigError";
-  }
-}
 
 type Path = readonly PropertyKey[];
 

@@ -10,7 +10,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PlueConfig } from "./schema.ts";
-import { ConfigError } from "./load.ts";
+import { ConfigError } from "./errors.ts";
 import { REPO_ROOT } from "../lib/paths.ts";
 import { containsPrivateKeyBlock, normalisePem, parsePemBlocks, PemError } from "../lib/pem.ts";
 

@@ -43,6 +43,32 @@ export const STORE_FILES = {
   originCsr: "origin.csr.pem",
   /** Origin certificate from Cloudflare's Origin CA (placed here by the operator). */
   originCert: "origin.pem",
+  /** During a CA rotation: the next CA's key (encrypted like `ca.key.pem`). */
+  caNextKey: "ca-next.key.pem",
+  /** During a CA rotation: the next CA's certificate (the TrustConfig's second anchor). */
+  caNextCert: "ca-next.pem",
+  /** During a client or CA rotation: the next client key. */
+  clientNextKey: "client-next.key.pem",
+  /** During a client or CA rotation: the next client certificate (the second AOP certificate). */
+  clientNextCert: "client-next.pem",
+  /** During an origin rotation: the next origin key. */
+  originNextKey: "origin-next.key.pem",
+  /** During an origin rotation: the CSR of the next origin key (published as `origin.csr.pem`). */
+  originNextCsr: "origin-next.csr.pem",
+  /** During an origin rotation: the certificate Cloudflare issued for the next CSR (placed here by the operator, optional). */
+  originNextCert: "origin-next.pem",
+  /** The CA the last CA rotation retired (kept with its key; the next rotation backs it up). */
+  caRetiredKey: "ca-retired.key.pem",
+  caRetiredCert: "ca-retired.pem",
+  /** The client certificate the last client or CA rotation retired, or the one an abort withdrew. */
+  clientRetiredKey: "client-retired.key.pem",
+  clientRetiredCert: "client-retired.pem",
+  /** The origin key, CSR and certificate the last origin rotation retired. */
+  originRetiredKey: "origin-retired.key.pem",
+  originRetiredCsr: "origin-retired.csr.pem",
+  originRetiredCert: "origin-retired.pem",
+  /** The journal of a rotation command under way (`pki/journal.ts`); present only while one runs or after it was interrupted. */
+  journal: "rotation.json",
 } as const;
 
 /** Mode of private files (keys, backups). */
@@ -93,8 +119,9 @@ export function resolveLayout(options: ResolveLayoutOptions): StoreLayout {
   };
 }
 
-/** Names that may live in a private store: its files, their backups and temp files, `public/`. */
-const STORE_ENTRY = /^((ca|client|origin)(\.key|\.csr)?\.pem(\.bak-[0-9TZ-]+)?|\.[a-z.]+\.pem\.tmp-[0-9a-f]+|public)$/;
+/** Names that may live in a private store: its files, their backups and temp files, the journal, `public/`. */
+const STORE_ENTRY =
+  /^((ca|client|origin)(-next|-retired)?(\.key|\.csr)?\.pem(\.bak-[0-9TZ-]+)?|rotation\.json|\.[a-z.-]+\.(pem|json)\.tmp-[0-9a-f]+|public)$/;
 
 /**
  * Creates the private store directory with mode 0700. An existing one that group or others
@@ -295,12 +322,53 @@ export function pathExists(path: string): boolean {
   }
 }
 
-function writeTemp(file: FileToWrite): string {
+/**
+ * Writes one file atomically, replacing whatever is at `path`: a temp file in the same
+ * directory (mode `mode`, fsynced), renamed over the target, then the directory fsynced.
+ * A reader sees the old file or the new one, never a part.
+ */
+export function replaceFileAtomically(path: string, content: string | Buffer, mode: number): void {
+  const temp = writeTemp({ path, content, mode });
+  try {
+    renameSync(temp, path);
+  } finally {
+    if (pathExists(temp)) unlinkSync(temp);
+  }
+  fsyncDir(dirname(path));
+}
+
+/**
+ * Writes a new file atomically (temp file, fsync, link(2) into place, directory fsync); fails
+ * with EEXIST, leaving it alone, when something is already at `path`.
+ */
+export function createFileAtomically(path: string, content: string | Buffer, mode: number): void {
+  const temp = writeTemp({ path, content, mode });
+  try {
+    linkSync(temp, path);
+  } finally {
+    unlinkSync(temp);
+  }
+  fsyncDir(dirname(path));
+}
+
+/** Temp files `writeTemp` leaves beside `path` when a process is killed mid-write (`.<name>.tmp-<hex>`). */
+export function strayTempFiles(path: string): string[] {
+  const prefix = `.${basename(path)}.tmp-`;
+  try {
+    return readdirSync(dirname(path))
+      .filter((name) => name.startsWith(prefix) && /^[0-9a-f]+$/.test(name.slice(prefix.length)))
+      .map((name) => join(dirname(path), name));
+  } catch {
+    return [];
+  }
+}
+
+function writeTemp(file: { readonly path: string; readonly content: string | Buffer; readonly mode: number }): string {
   const temp = join(dirname(file.path), `.${basename(file.path)}.tmp-${randomBytes(6).toString("hex")}`);
   const fd = openSync(temp, "wx", file.mode);
   try {
     fchmodSync(fd, file.mode);
-    writeAll(fd, Buffer.from(file.content, "utf8"));
+    writeAll(fd, typeof file.content === "string" ? Buffer.from(file.content, "utf8") : file.content);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -313,7 +381,8 @@ function writeAll(fd: number, data: Buffer): void {
   while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
 }
 
-function fsyncDir(dir: string): void {
+/** fsyncs a directory (after a rename or unlink in it), where the platform allows it. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, "r");

@@ -49,7 +49,7 @@ export class CliError extends Error {
   }
 }
 
-/** Bad arguments, options or environment: exit code 2. */
+/** Bad arguments, options or environment: exit code 2 (or the program's `usageExitCode`). */
 export class UsageError extends CliError {
   constructor(message: string) {
     super(message, 2);
@@ -89,6 +89,13 @@ export interface CommandSpec {
    * @default false
    */
   readonly secretOperands?: boolean;
+  /**
+   * Exit code of a usage error (unknown command or option, bad option value), read from the
+   * program's spec: `pki` uses 3, because its status keeps 1 and 2 for cron (renewal due,
+   * expired or inconsistent).
+   * @default 2
+   */
+  readonly usageExitCode?: number;
 }
 
 const SPECS = new WeakMap<Command, CommandSpec>();
@@ -331,14 +338,15 @@ export function captureSync(
 }
 
 function report(error: unknown, program: Command, io: CliIo): number {
+  const usageExitCode = specOf(program).usageExitCode ?? 2;
   if (error instanceof Exit) {
     const line = reshapeCommanderError(error.commander, error.from);
     if (line !== undefined) io.stderr(`${line}\n`);
-    return line === undefined ? error.commander.exitCode : 2;
+    return line === undefined ? error.commander.exitCode : usageExitCode;
   }
   if (error instanceof CliError) {
     io.stderr(`${error.message}\n`);
-    return error.exitCode;
+    return error instanceof UsageError ? usageExitCode : error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
   io.stderr(`${specOf(program).where}: unexpected error: ${message.split("\n")[0] ?? ""}. Report it with the command that caused it.\n`);
