@@ -22,11 +22,16 @@ export const PUBLIC_CERT_FILES = {
   ca: "ca.pem",
   /**
    * The next CA certificate, during a CA rotation only: trusted beside `ca.pem`.
-   * Placed by the operator (see docs/adr/0008-origin-mtls.md, "CA rotation").
+   * Written by `npm run pki -- rotate ca begin` (docs/adr/0016-certificate-rotation.md).
    */
   nextCa: "ca-next.pem",
   /** The client certificate Cloudflare presents on origin pulls. */
   client: "client.pem",
+  /**
+   * The next client certificate, during a client or CA rotation only (`npm run pki -- rotate
+   * client|ca begin` writes it): uploaded beside `client.pem` as a second AOP certificate.
+   */
+  nextClient: "client-next.pem",
   /** The CSR of the Cloudflare Origin CA certificate the load balancer serves. */
   originCsr: "origin.csr.pem",
 } as const;
@@ -42,6 +47,12 @@ export interface PublicCerts {
   readonly nextCaPem?: string;
   /** `client.pem`: one CERTIFICATE block, issued by `ca.pem` (or by `ca-next.pem`). */
   readonly clientPem: string;
+  /**
+   * `client-next.pem`: one CERTIFICATE block, present only while a client or CA rotation is
+   * under way; issued by `ca-next.pem` when there is one, else by `ca.pem`.
+   * @default - no rotation under way: one AOP certificate
+   */
+  readonly nextClientPem?: string;
   /** `origin.csr.pem`: one CERTIFICATE REQUEST block. */
   readonly originCsrPem: string;
 }
@@ -57,8 +68,9 @@ export class PublicCertsError extends ConfigError {
 /** The `npm run pki` commands that make each file. */
 const MAKE: Record<keyof typeof PUBLIC_CERT_FILES, string> = {
   ca: "`npm run pki -- init-ca` then `npm run pki -- publish`",
-  nextCa: "copy the new CA's ca.pem there as ca-next.pem, or remove the file when no CA rotation is under way",
+  nextCa: "`npm run pki -- rotate ca begin` (or `rotate ca abort` to withdraw it)",
   client: "`npm run pki -- issue-client` then `npm run pki -- publish`",
+  nextClient: "`npm run pki -- rotate client begin` (or `rotate client abort` to withdraw it)",
   originCsr: "`npm run pki -- origin-csr` then `npm run pki -- publish`",
 };
 
@@ -67,6 +79,7 @@ const LABEL: Record<keyof typeof PUBLIC_CERT_FILES, string> = {
   ca: "CERTIFICATE",
   nextCa: "CERTIFICATE",
   client: "CERTIFICATE",
+  nextClient: "CERTIFICATE",
   originCsr: "CERTIFICATE REQUEST",
 };
 
@@ -80,8 +93,8 @@ export interface LoadPublicCertsOptions {
 }
 
 /**
- * Reads `<repo>/<pki.publicDir>/{ca.pem,client.pem,origin.csr.pem}` (and `ca-next.pem` when
- * present), checks them and returns them normalised. Every problem is collected, then thrown
+ * Reads `<repo>/<pki.publicDir>/{ca.pem,client.pem,origin.csr.pem}` (and `ca-next.pem`,
+ * `client-next.pem` when a rotation is under way), checks them and returns them normalised. Every problem is collected, then thrown
  * once, as `<file>: '<field>' <problem> (got <value>). <fix>`.
  * @throws PublicCertsError when a file is missing, is not the expected PEM, holds a private
  * key, or the client certificate was not issued by the CA
@@ -97,7 +110,7 @@ export function loadPublicCerts(config: PlueConfig, options: LoadPublicCertsOpti
     const shown = `${publicDir}/${name}`;
     const path = join(root, publicDir, name);
     if (!existsSync(path)) {
-      if (key === "nextCa") continue; // optional: only during a CA rotation
+      if (key === "nextCa" || key === "nextClient") continue; // optional: only during a rotation
       problems.push(`${shown}: 'pki.publicDir' has no ${name} (got ${publicDir}). Run ${MAKE[key]}, and commit the public copy.`);
       continue;
     }
@@ -137,6 +150,27 @@ export function loadPublicCerts(config: PlueConfig, options: LoadPublicCertsOpti
       );
     }
   }
+  if (pems.nextClient !== undefined && pems.ca !== undefined) {
+    const next = new X509Certificate(pems.nextClient);
+    const issuerFile = pems.nextCa !== undefined ? PUBLIC_CERT_FILES.nextCa : PUBLIC_CERT_FILES.ca;
+    const issuer = new X509Certificate(pems.nextCa ?? pems.ca);
+    if (!(next.checkIssued(issuer) && next.verify(issuer.publicKey))) {
+      problems.push(
+        `${publicDir}/${PUBLIC_CERT_FILES.nextClient}: is not issued by ${issuerFile} (got issuer ${next.issuer.replace(/\n/g, ", ")}). The origin would reject it once Cloudflare uses it: run \`npm run pki -- rotate ${pems.nextCa !== undefined ? "ca" : "client"} abort\`, then begin again.`,
+      );
+    }
+  }
+  // The same certificate twice is what an interrupted finish leaves between two of its steps.
+  for (const [a, b] of [
+    ["client", "nextClient"],
+    ["ca", "nextCa"],
+  ] as const) {
+    if (pems[a] !== undefined && pems[a] === pems[b]) {
+      problems.push(
+        `${publicDir}/${PUBLIC_CERT_FILES[b]}: is the same certificate as ${PUBLIC_CERT_FILES[a]} (got two copies). A rotation's finish was interrupted: run the same \`npm run pki -- rotate … finish\` again to complete it.`,
+      );
+    }
+  }
 
   if (problems.length > 0 || pems.ca === undefined || pems.client === undefined || pems.originCsr === undefined) {
     throw new PublicCertsError(problems);
@@ -145,6 +179,7 @@ export function loadPublicCerts(config: PlueConfig, options: LoadPublicCertsOpti
     caPem: pems.ca,
     ...(pems.nextCa !== undefined ? { nextCaPem: pems.nextCa } : {}),
     clientPem: pems.client,
+    ...(pems.nextClient !== undefined ? { nextClientPem: pems.nextClient } : {}),
     originCsrPem: pems.originCsr,
   };
 }

@@ -14,13 +14,26 @@ export interface CloudflareZoneProtectionProps {
   readonly domain: string;
   /** The origin's IPv4 address (the load balancer's reserved address). */
   readonly originAddress: string;
-  /** The client certificate Cloudflare presents on origin pulls: normalised PEM, public. */
-  readonly clientCertificatePem: string;
   /**
-   * The client certificate's private key: a reference resolved at apply time (a Secret
-   * Manager data source or a sensitive variable), never literal key text.
+   * The client certificates Cloudflare may present on origin pulls (normalised PEM, public),
+   * keyed by a stable id of each certificate (its fingerprint prefix): one, or two while a
+   * rotation is under way. A certificate keeps its resource (and its upload) while its id stays
+   * in the map; Cloudflare uses the newest active one.
+   */
+  readonly clientCertificates: Readonly<Record<string, string>>;
+  /**
+   * The private key a certificate is uploaded with: a reference resolved at apply time (a
+   * Secret Manager data source, its newest version), never literal key text. It is read when a
+   * certificate is created; a certificate already uploaded ignores later changes of it
+   * (`ignore_changes`), so the newest version may already hold the next certificate's key.
    */
   readonly clientPrivateKey: string;
+  /**
+   * What must be in place before a client certificate is uploaded: the origin's TrustConfig,
+   * so a certificate of a new CA is uploaded only after the origin trusts that CA.
+   * @default - no ordering beyond the zone's own
+   */
+  readonly uploadAfter?: readonly ITerraformDependable[];
   /**
    * Oldest TLS version Cloudflare accepts from visitors.
    * @default "1.2"
@@ -49,8 +62,8 @@ export interface CloudflareZoneProtectionProps {
 export class CloudflareZoneProtection extends Construct {
   /** Zone settings by setting id. */
   readonly settings: ReadonlyMap<string, ZoneSetting>;
-  /** The uploaded origin-pull client certificate. */
-  readonly originPullCertificate: AuthenticatedOriginPullsCertificate;
+  /** The uploaded origin-pull client certificates, by the ids of `clientCertificates`. */
+  readonly originPullCertificates: ReadonlyMap<string, AuthenticatedOriginPullsCertificate>;
   /** Zone-level AOP switch. */
   readonly originPullSettings: AuthenticatedOriginPullsSettings;
   /** The proxied DNS record. */
@@ -82,19 +95,34 @@ export class CloudflareZoneProtection extends Construct {
 
     const normalisation = new UrlNormalizationSettings(this, "url-normalization", { zoneId, scope: "both", type: "cloudflare" });
 
-    this.originPullCertificate = new AuthenticatedOriginPullsCertificate(this, "origin-pull-certificate", {
-      zoneId,
-      certificate: props.clientCertificatePem,
-      privateKey: props.clientPrivateKey,
-      // A new client certificate (rotation) is uploaded before the old one is deleted, so the
-      // zone is never left without our certificate (Cloudflare would fall back to its shared
-      // one, which the origin rejects).
-      lifecycle: { createBeforeDestroy: true },
-    });
+    const ids = Object.keys(props.clientCertificates).sort();
+    if (ids.length === 0) {
+      throw new Error(
+        `CloudflareZoneProtection ${id}: 'clientCertificates' is empty (got {}). Pass the client certificate, or Cloudflare presents its shared one.`,
+      );
+    }
+    const certificates = new Map<string, AuthenticatedOriginPullsCertificate>();
+    for (const certId of ids) {
+      certificates.set(
+        certId,
+        new AuthenticatedOriginPullsCertificate(this, `origin-pull-certificate-${certId}`, {
+          zoneId,
+          certificate: props.clientCertificates[certId] as string,
+          privateKey: props.clientPrivateKey,
+          ...(props.uploadAfter === undefined || props.uploadAfter.length === 0 ? {} : { dependsOn: [...props.uploadAfter] }),
+          // A rotation adds the next certificate under its own id, so it is uploaded before the
+          // old one is deleted (a later deploy, once it is active): the zone is never left without
+          // our certificate. The key is needed only when a certificate is uploaded (cloudflare
+          // 5.14's Update does nothing), and the newest key version may already be the next one.
+          lifecycle: { createBeforeDestroy: true, ignoreChanges: ["private_key"] },
+        }),
+      );
+    }
+    this.originPullCertificates = certificates;
     this.originPullSettings = new AuthenticatedOriginPullsSettings(this, "origin-pull-settings", {
       zoneId,
       enabled: true,
-      dependsOn: [this.originPullCertificate],
+      dependsOn: [...certificates.values()],
     });
 
     this.record = new DnsRecord(this, "record", {

@@ -22,7 +22,9 @@ export interface OriginMtlsLoadBalancerProps {
   readonly certificatePem: string;
   /**
    * Its private key: a reference resolved at apply time (a Secret Manager data source or a
-   * sensitive variable), never literal key text.
+   * sensitive variable), never literal key text. It is read when the served certificate is
+   * created (a new certificate replaces it); a change of the key alone is ignored, so the next
+   * key may be stored before the certificate for it exists.
    */
   readonly privateKeyPem: string;
   /**
@@ -104,13 +106,15 @@ export class OriginMtlsLoadBalancer extends Construct {
 
     // The certificate is ForceNew and the map entry uses it: a new certificate gets a new name
     // (from its own text, at apply time) and is created before the old one goes, so the entry
-    // switches in place and the listener always serves one (docs/adr/0010, item 4).
+    // switches in place and the listener always serves one (docs/adr/0010, item 4). The key is
+    // ignored on its own (a replacement still takes the configured one, docs/adr/0016): a new
+    // origin key goes into Secret Manager before the CSR that needs it is deployed.
     this.certificate = new CertificateManagerCertificate(this, "certificate", {
       name: `${p}-origin-${Fn.substr(Fn.sha256(props.certificatePem), 0, 8)}`,
       description: "Origin certificate (Cloudflare Origin CA) served to Cloudflare",
       scope: "DEFAULT",
       selfManaged: { pemCertificate: props.certificatePem, pemPrivateKey: props.privateKeyPem },
-      lifecycle: { createBeforeDestroy: true },
+      lifecycle: { createBeforeDestroy: true, ignoreChanges: ["self_managed[0].pem_private_key"] },
     });
     const map = new CertificateManagerCertificateMap(this, "certificate-map", {
       name: p,

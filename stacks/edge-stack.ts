@@ -13,6 +13,7 @@ import { OriginMtlsLoadBalancer } from "../constructs/origin-mtls-load-balancer.
 import type { PublicCerts } from "../config/public-certs.ts";
 import { names, networkId, secretId, serviceAccountEmail } from "../config/names.ts";
 import { EDGE_SECRETS } from "../config/secrets.ts";
+import { certificateId } from "../lib/cert-id.ts";
 import { K8S } from "../lib/k8s-names.ts";
 import { GOOGLE_LB_RANGES } from "../lib/ranges.ts";
 
@@ -138,12 +139,19 @@ export class EdgeStack extends PlueStack {
       responseHeaders: SECURITY_HEADERS,
     });
 
+    // One AOP certificate, two while a rotation is under way (client-next.pem), each keyed by its
+    // fingerprint so it keeps its resource from upload to retirement (docs/adr/0016).
+    const clientCertificates: Record<string, string> = {};
+    for (const pem of [certs.clientPem, certs.nextClientPem]) if (pem !== undefined) clientCertificates[certificateId(pem)] = pem;
+
     this.cloudflare = new CloudflareZoneProtection(this, "cloudflare-zone", {
       zoneId: config.edge.cloudflareZoneId,
       domain: config.edge.domain,
       originAddress: this.address.address,
-      clientCertificatePem: certs.clientPem,
+      clientCertificates,
       clientPrivateKey: clientKey.secretData,
+      // A certificate of a new CA is uploaded only after the TrustConfig holds that CA.
+      uploadAfter: [this.loadBalancer.trustConfig],
       originReady: [this.loadBalancer.forwardingRule],
     });
 

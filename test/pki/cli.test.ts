@@ -8,7 +8,6 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { X509Certificate } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { issueClientCertificate } from "../../pki/issue.ts";
 import { encryptPrivateKeyPem, rsaKeyPairFromPem } from "../../pki/keys.ts";
 import { DAY_MS, hasStackTrace, openssl, PASSPHRASE, pki, pkiProcess, type RunResult, tempDirs, testCa } from "./helpers.ts";
 
@@ -126,24 +125,24 @@ describe.concurrent("init-ca", () => {
     expect(r.stdout).toContain(`backed up ${join(dir, "ca.key.pem")} -> ${join(dir, keyBackup ?? "")}`);
   });
 
-  it("fails without PLUE_PKI_PASSPHRASE, naming it (exit 2), and writes nothing", async () => {
+  it("fails without PLUE_PKI_PASSPHRASE, naming it (exit 3), and writes nothing", async () => {
     const dir = join(dirs.make(), "store");
     const r = await pki(["init-ca", "--dir", dir], null);
-    expectCleanError(r, 2);
+    expectCleanError(r, 3);
     expect(r.stderr).toContain("'PLUE_PKI_PASSPHRASE' is not set");
     expect(existsSync(dir)).toBe(false);
   });
 
-  it("fails with a passphrase shorter than 12 characters (exit 2), without echoing it", async () => {
+  it("fails with a passphrase shorter than 12 characters (exit 3), without echoing it", async () => {
     const r = await pki(["init-ca", "--dir", join(dirs.make(), "store")], "short-pass");
-    expectCleanError(r, 2);
+    expectCleanError(r, 3);
     expect(r.stderr).toContain("'PLUE_PKI_PASSPHRASE' is shorter than 12 characters (got 10 characters)");
     expect(r.stderr).not.toContain("short-pass");
   });
 
-  it("fails if --bits is not 3072 or 4096 (exit 2)", async () => {
+  it("fails if --bits is not 3072 or 4096 (exit 3)", async () => {
     const r = await pki(["init-ca", "--dir", join(dirs.make(), "store"), "--bits", "2048"]);
-    expectCleanError(r, 2);
+    expectCleanError(r, 3);
     expect(r.stderr).toContain("'--bits' is not an allowed CA key size (got 2048). Use 3072 or 4096.");
   });
 });
@@ -194,9 +193,9 @@ describe.concurrent("issue-client", () => {
     expect(existsSync(join(dir, "client.key.pem"))).toBe(false);
   });
 
-  it("fails without PLUE_PKI_PASSPHRASE, naming it (exit 2)", async () => {
+  it("fails without PLUE_PKI_PASSPHRASE, naming it (exit 3)", async () => {
     const r = await pki(["issue-client", "--dir", copyOfStore(["ca.key.pem", "ca.pem"])], null);
-    expectCleanError(r, 2);
+    expectCleanError(r, 3);
     expect(r.stderr).toContain("PLUE_PKI_PASSPHRASE");
   });
 
@@ -284,20 +283,27 @@ describe.concurrent("origin-csr", () => {
   });
 });
 
-describe.concurrent("status", () => {
-  it("--json lists ca and client with their fields, daysLeft and fingerprint", async () => {
+describe.concurrent("status (the rules are in status.test.ts)", () => {
+  it("--json lists ca and client with their fields, renewal date and fingerprint", async () => {
     const at = new Date(Date.now() + 10 * DAY_MS + 3_600_000);
     const r = await pki(["status", "--dir", store, "--json"], null, { now: () => at });
     expect(r.code, r.stderr).toBe(0);
-    const list: unknown = JSON.parse(r.stdout);
-    expect(Array.isArray(list)).toBe(true);
-    const entries = list as Record<string, unknown>[];
-    expect(entries.map((e) => e.role)).toEqual(["ca", "client"]);
+    const result = JSON.parse(r.stdout) as { certificates: Record<string, unknown>[]; exitCode: number; problems: string[] };
+    expect(result.exitCode).toBe(0);
+    expect(result.problems).toEqual([]);
+    const entries = result.certificates;
+    expect(entries.map((e) => [e.role, e.state])).toEqual([
+      ["ca", "active"],
+      ["client", "active"],
+    ]);
     for (const entry of entries) {
       const role = String(entry.role);
       const path = join(store, `${role}.pem`);
       const x = new X509Certificate(read(path));
       expect(Object.keys(entry).sort()).toEqual([
+        "caNotAfter",
+        "caPath",
+        "condition",
         "daysLeft",
         "fingerprintSha256",
         "issuer",
@@ -305,8 +311,10 @@ describe.concurrent("status", () => {
         "notAfter",
         "notBefore",
         "path",
+        "renewalDue",
         "role",
         "serial",
+        "state",
         "subject",
       ]);
       expect(entry.path).toBe(path);
@@ -316,9 +324,10 @@ describe.concurrent("status", () => {
       expect(entry.notBefore).toBe(new Date(x.validFrom).toISOString());
       expect(entry.notAfter).toBe(new Date(x.validTo).toISOString());
       expect(entry.daysLeft).toBe(Math.floor((Date.parse(x.validTo) - at.getTime()) / DAY_MS));
+      expect(entry.condition).toBe("ok");
     }
-    expect(entries[0]?.daysLeft).toBeGreaterThanOrEqual(3638);
-    expect(entries[1]?.daysLeft).toBeGreaterThanOrEqual(353);
+    expect(entries[1]?.caPath).toBe(join(store, "ca.pem"));
+    expect(entries[1]?.caNotAfter).toBe(entries[0]?.notAfter);
     const fp = await openssl(["x509", "-in", join(store, "client.pem"), "-noout", "-fingerprint", "-sha256"]);
     expect(fp.stdout.trim()).toBe(`sha256 Fingerprint=${String(entries[1]?.fingerprintSha256)}`);
   });
@@ -326,60 +335,16 @@ describe.concurrent("status", () => {
   it("prints a table without --json", async () => {
     const r = await pki(["status", "--dir", store], null);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split("\n")[0]).toMatch(/^ROLE\s+SERIAL\s+NOT AFTER\s+DAYS LEFT\s+PATH\s+KEY$/);
-    expect(r.stdout).toMatch(/^ca\s+[0-9A-F]{32}\s/m);
-    expect(r.stdout).toMatch(/^client\s+[0-9A-F]{32}\s/m);
+    expect(r.stdout.split("\n")[0]).toMatch(
+      /^ROLE\s+STATE\s+CONDITION\s+NOT AFTER\s+DAYS LEFT\s+RENEW BY\s+CA NOT AFTER\s+SERIAL\s+PATH\s+KEY$/,
+    );
+    expect(r.stdout).toMatch(/^ca\s+active\s+ok\s+\d{4}-\d\d-\d\d\s+\d+\s+\d{4}-\d\d-\d\d\s+-\s+[0-9A-F]{32}\s/m);
+    expect(r.stdout).toMatch(/^client\s+active\s+ok\s+.*\s[0-9A-F]{32}\s/m);
   });
 
-  it("exits 3 and says so when a certificate expires within --warn-days, 0 when not", async () => {
-    const dir = dirs.make();
-    const now = new Date();
-    const ca = testCa({ organization: "Plue Example", validityDays: 100, now: new Date(now.getTime() - 90 * DAY_MS) });
-    writeFileSync(join(dir, "ca.pem"), ca.certPem);
-    const warned = await pki(["status", "--dir", dir, "--json"], null);
-    expect(warned.code).toBe(3);
-    expect(warned.stderr).toMatch(/warning: ca certificate .* expires in 9 days .*within --warn-days 30/);
-    const entries = JSON.parse(warned.stdout) as Record<string, unknown>[];
-    expect(entries[0]?.keyPath).toBeNull();
-    expect(entries[0]?.daysLeft).toBe(9);
-    const quiet = await pki(["status", "--dir", dir, "--warn-days", "5"], null);
-    expect(quiet.code, quiet.stderr).toBe(0);
-  });
-
-  it("exits 3 and says 'expired' for an expired certificate, with a negative daysLeft", async () => {
-    const dir = dirs.make();
-    const now = new Date();
-    const ca = testCa({ organization: "Plue Example", validityDays: 390, now: new Date(now.getTime() - 400 * DAY_MS) });
-    const client = issueClientCertificate({
-      ca: { certPem: ca.certPem, keyPem: ca.keyPem },
-      organization: "Plue Example",
-      validityDays: 5,
-      now: new Date(now.getTime() - 20 * DAY_MS),
-    });
-    writeFileSync(join(dir, "ca.pem"), ca.certPem);
-    writeFileSync(join(dir, "client.pem"), client.certPem);
-    const r = await pki(["status", "--dir", dir, "--json", "--warn-days", "0"], null);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/warning: ca certificate .* expired on/);
-    expect(r.stderr).toMatch(/warning: client certificate .* expired on/);
-    const entries = JSON.parse(r.stdout) as Record<string, unknown>[];
-    expect(entries.map((e) => e.daysLeft)).toEqual([-11, -16]);
-  });
-
-  it("fails on a corrupted certificate, naming the file (exit 1)", async () => {
-    const dir = dirs.make();
-    writeFileSync(join(dir, "ca.pem"), "garbage\n");
-    const r = await pki(["status", "--dir", dir], null);
-    expectCleanError(r, 1);
-    expect(r.stderr).toContain(`${join(dir, "ca.pem")}: is not a PEM certificate`);
-  });
-
-  it("fails if the store holds no certificate (exit 1), and on a bad --warn-days (exit 2)", async () => {
-    const empty = await pki(["status", "--dir", dirs.make()], null);
-    expectCleanError(empty, 1);
-    expect(empty.stderr).toContain("holds no certificate");
+  it("fails on a bad --warn-days (exit 3)", async () => {
     const bad = await pki(["status", "--dir", store, "--warn-days", "soon"], null);
-    expectCleanError(bad, 2);
+    expectCleanError(bad, 3);
     expect(bad.stderr).toBe(
       "pki status: '--warn-days' is not a whole number of days from 0 to 99999 (got soon). Use e.g. --warn-days 30.\n",
     );
@@ -437,42 +402,63 @@ describe.concurrent("publish", () => {
 });
 
 describe.concurrent("usage", () => {
-  it.each(["init-ca", "issue-client", "origin-csr", "status", "publish"])("%s --help prints its usage and exits 0", async (command) => {
-    const r = await pki([command, "--help"], null);
+  it.each(["init-ca", "issue-client", "origin-csr", "publish", "rotate client begin", "rotate ca finish", "rotate origin abort"])(
+    "%s --help prints its usage and exit codes and exits 0",
+    async (command) => {
+      const r = await pki([...command.split(" "), "--help"], null);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: npm run pki -- ${command} [options]`);
+      expect(r.stdout).toMatch(/^ {6}--env <name> +environment: config\/<name>\.yaml \(default: example\)$/m);
+      expect(r.stdout).toMatch(/^ {6}--dir <dir> +keep everything under <dir>/m);
+      expect(r.stdout).toMatch(/^ {2}-h, --help +show this help$/m);
+      expect(r.stdout).toMatch(
+        /\nExit codes:\n {2}0 +done\n {2}1 +operational failure[^\n]*\n[^\n]*\n {2}2 +the store is inconsistent: an interrupted rotation[^\n]*\n[^\n]*\n {2}3 +usage or configuration error\n/,
+      );
+      expect(r.stdout).toMatch(/\nExamples:\n {2}npm run pki -- /);
+    },
+  );
+
+  it("status --help documents its own exit codes for cron", async () => {
+    const r = await pki(["status", "--help"], null);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`Usage: npm run pki -- ${command} [options]`);
-    expect(r.stdout).toMatch(/^ {6}--env <name> +environment: config\/<name>\.yaml \(default: example\)$/m);
-    expect(r.stdout).toMatch(/^ {6}--dir <dir> +keep everything under <dir>/m);
-    expect(r.stdout).toMatch(/^ {2}-h, --help +show this help$/m);
-    expect(r.stdout).toMatch(/\nExit codes:\n {2}0 +done\n {2}1 +operational failure[^\n]*\n {2}2 +usage or configuration error\n/);
-    expect(r.stdout).toMatch(/\nExamples:\n {2}npm run pki -- /);
+    expect(r.stdout).toContain("Usage: npm run pki -- status [options]");
+    expect(r.stdout).toMatch(
+      /\nExit codes:\n {2}0 +every certificate is fine\n {2}1 +a renewal is due \(2\/3 of a certificate's lifetime, or --warn-days before it stops working\)\n {2}2 +a certificate has expired, or the store is inconsistent[^\n]*\n[^\n]*\n {2}3 +usage or configuration error\n/,
+    );
   });
 
   it("--help lists every command and exits 0; help <command> is <command> --help", async () => {
     const r = await pki(["--help"], null);
     expect(r.code).toBe(0);
     expect(r.stdout.startsWith("Usage: npm run pki -- <command> [options]\n")).toBe(true);
-    for (const command of ["init-ca", "issue-client", "origin-csr", "status", "publish"])
+    for (const command of ["init-ca", "issue-client", "origin-csr", "status", "publish", "rotate"])
       expect(r.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
-    expect(r.stdout).toContain("\n  3  status: a certificate expires within --warn-days or has expired\n");
+    expect(r.stdout).toContain("\n  3  usage or configuration error\n");
     const viaHelp = await pki(["help", "status"], null);
     expect(viaHelp).toEqual(await pki(["status", "--help"], null));
   });
 
-  it("fails without a command (exit 2), listing the commands", async () => {
+  it("fails without a command (exit 3), listing the commands", async () => {
     const r = await pki([], null);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(
-      "pki: '<command>' is missing (got nothing). Use one of init-ca, issue-client, origin-csr, status, publish; see npm run pki -- --help.\n",
+      "pki: '<command>' is missing (got nothing). Use one of init-ca, issue-client, origin-csr, status, publish, rotate; see npm run pki -- --help.\n",
     );
+    const rotate = await pki(["rotate", "client"], null);
+    expect(rotate).toEqual({
+      code: 3,
+      stdout: "",
+      stderr:
+        "pki rotate client: '<command>' is missing (got nothing). Use one of begin, finish, abort; see npm run pki -- rotate client --help.\n",
+    });
   });
 
-  it("fails on an unknown command, option, missing value or stray argument (exit 2, one line each)", async () => {
+  it("fails on an unknown command, option, missing value or stray argument (exit 3, one line each)", async () => {
     const cases: [readonly string[], string][] = [
       [
         ["renew-everything"],
-        "pki: 'renew-everything' is not a command (got renew-everything). Use one of init-ca, issue-client, origin-csr, status, publish; see npm run pki -- --help.",
+        "pki: 'renew-everything' is not a command (got renew-everything). Use one of init-ca, issue-client, origin-csr, status, publish, rotate; see npm run pki -- --help.",
       ],
       [
         ["status", "--dir", store, "--verbose"],
@@ -505,13 +491,13 @@ describe.concurrent("usage", () => {
     ];
     for (const [args, line] of cases) {
       const r = await pki(args, null);
-      expect(r, args.join(" ")).toEqual({ code: 2, stdout: "", stderr: `${line}\n` });
+      expect(r, args.join(" ")).toEqual({ code: 3, stdout: "", stderr: `${line}\n` });
     }
   });
 
-  it("fails on an unknown environment with the config error (exit 2)", async () => {
+  it("fails on an unknown environment with the config error (exit 3)", async () => {
     const r = await pki(["status", "--env", "nowhere"], null);
-    expectCleanError(r, 2);
+    expectCleanError(r, 3);
     expect(r.stderr).toContain("config/nowhere.yaml: does not exist");
   });
 });
@@ -521,18 +507,18 @@ describe.concurrent("as a process (node bin/plue.mjs pki, what npm run pki runs)
     const r = await pkiProcess(["status", "--dir", store, "--json"], null);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect((JSON.parse(r.stdout) as { role: string }[]).map((e) => e.role)).toEqual(["ca", "client"]);
+    expect((JSON.parse(r.stdout) as { certificates: { role: string }[] }).certificates.map((e) => e.role)).toEqual(["ca", "client"]);
   });
 
-  it("exits 3 for an expiring certificate: the table on stdout, the warning on stderr", async () => {
-    const dir = dirs.make();
-    const ca = testCa({ organization: "Plue Example", validityDays: 100, now: new Date(Date.now() - 90 * DAY_MS) });
-    writeFileSync(join(dir, "ca.pem"), ca.certPem);
+  it("exits 1 when a renewal is due: the table on stdout, the warning on stderr", async () => {
+    const dir = storeWithCa(new Date(Date.now() - 70 * DAY_MS), 100);
     const r = await pkiProcess(["status", "--dir", dir], null);
-    expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/^ROLE\s+SERIAL/);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ROLE\s+STATE/);
     expect(r.stdout).not.toContain("warning");
-    expect(r.stderr).toMatch(/^warning: ca certificate \S+ expires in 9 days \(\S+\), within --warn-days 30\. Create a new CA/);
+    expect(r.stderr).toMatch(
+      /^warning: ca certificate \S+ is due for renewal since \S+ \(2\/3 of its lifetime or 30 days before \S+\), 29 days left\. Rotate it: npm run pki -- rotate ca begin\.\n$/,
+    );
   });
 
   it("exits 1 on a wrong passphrase with one line on stderr, nothing on stdout, no stack trace", async () => {
@@ -545,10 +531,10 @@ describe.concurrent("as a process (node bin/plue.mjs pki, what npm run pki runs)
     expect(hasStackTrace(r.stderr)).toBe(false);
   });
 
-  it("exits 2 on an unknown command and on no command, with one line and no stack trace", async () => {
+  it("exits 3 on an unknown command and on no command, with one line and no stack trace", async () => {
     const [unknown, none] = await Promise.all([pkiProcess(["renew-everything"], null), pkiProcess([], null)]);
     for (const r of [unknown, none]) {
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(3);
       expect(r.stdout).toBe("");
       expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
       expect(hasStackTrace(r.stderr)).toBe(false);
