@@ -146,7 +146,7 @@ export async function rotate(ctx: Context, kind: RotationKind, phase: RotationPh
     );
   }
 
-  const cloudflare = phase === "finish" && kind !== "origin" ? await checkActive(ctx, env, dryRun) : undefined;
+  const cloudflare = phase === "finish" && kind !== "origin" ? await checkActive(ctx, env, kind, dryRun) : undefined;
   const plan = await planFor(ctx, env, kind, phase);
   if (plan.journal.steps.length === 0)
     throw new OperationalError(`pki ${ctx.command}: nothing to do (the store is already in that state).`);
@@ -333,7 +333,7 @@ async function planFor(ctx: Context, env: Environment, kind: RotationKind, phase
  * Before `finish`: the next client certificate must be `active` at Cloudflare (asked through
  * the SDK with CLOUDFLARE_API_TOKEN), or the operator confirms it with --confirmed-active.
  */
-async function checkActive(ctx: Context, env: Environment, dryRun: boolean): Promise<RotationReport["cloudflare"]> {
+async function checkActive(ctx: Context, env: Environment, kind: "client" | "ca", dryRun: boolean): Promise<RotationReport["cloudflare"]> {
   const certPath = env.file(STORE_FILES.clientNextCert);
   if (!pathExists(certPath)) return undefined; // planFor names what is missing
   if (ctx.values.confirmedActive === true) {
@@ -374,7 +374,7 @@ async function checkActive(ctx: Context, env: Environment, dryRun: boolean): Pro
       );
     case "deployment_timed_out":
       throw new OperationalError(
-        `pki ${ctx.command}: Cloudflare's deployment of ${what} timed out (got deployment_timed_out). Replace it: cdktf deploy edge with -replace of its AOP certificate (origin-pull-certificate-${id}), or ask Cloudflare support; nothing was changed.`,
+        `pki ${ctx.command}: Cloudflare's deployment of ${what} timed out (got deployment_timed_out). Withdraw it and start over: npm run pki -- rotate ${kind} abort, deploy the edge stack (it deletes the upload origin-pull-certificate-${id}), then begin again; nothing was changed.`,
       );
     default:
       throw new OperationalError(

@@ -1,6 +1,6 @@
 /** Helpers of the PKI tests: temp dirs, the pki command in-process and as a process, and openssl. */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +8,9 @@ import { type CliIo, capture } from "../../app/cli/kit.ts";
 import { main } from "../../app/pki-command.ts";
 import type { CertificateWithKey } from "../../pki/ca.ts";
 import { computeValidity, distinguishedName, signCertificate } from "../../pki/certificate.ts";
-import { generateRsaKeyPair, type RsaKeyPair } from "../../pki/keys.ts";
+import { createOriginCsr } from "../../pki/csr.ts";
+import { issueClientCertificate } from "../../pki/issue.ts";
+import { encryptPrivateKeyPem, generateRsaKeyPair, rsaKeyPairFromPem, type RsaKeyPair } from "../../pki/keys.ts";
 import { runScript } from "../support/launcher.ts";
 
 /** The repository root. */
@@ -109,4 +111,31 @@ export function testCa(options: { readonly organization: string; readonly validi
     signingKey: sharedKey.privateKey,
   });
   return { ...signed, keyPem: sharedKey.privateKeyPem };
+}
+
+/**
+ * Writes a store as the first deploy leaves it into `dir` (made 0700): the CA issued 400 days
+ * before `now` for 10 years (its key encrypted with PASSPHRASE and few KDF rounds, for speed),
+ * a client certificate issued 300 days before `now` for a year, the origin key and CSR; then
+ * publishes the public copies (`<dir>/public`) with the real `pki publish`.
+ */
+export async function writeStore(dir: string, now: Date): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = testCa({ organization: "Plue Example", validityDays: 3650, now: new Date(now.getTime() - 400 * DAY_MS) });
+  const client = issueClientCertificate({
+    ca: { certPem: ca.certPem, keyPem: ca.keyPem },
+    organization: "Plue Example",
+    validityDays: 365,
+    now: new Date(now.getTime() - 300 * DAY_MS),
+  });
+  const origin = createOriginCsr({ hostnames: ["plue.example.com"], organization: "Plue Example" });
+  const caKey = encryptPrivateKeyPem(rsaKeyPairFromPem(ca.keyPem, "ca").privateKey, PASSPHRASE, { kdfIterations: 1000 });
+  writeFileSync(join(dir, "ca.pem"), ca.certPem);
+  writeFileSync(join(dir, "ca.key.pem"), caKey, { mode: 0o600 });
+  writeFileSync(join(dir, "client.pem"), client.certPem);
+  writeFileSync(join(dir, "client.key.pem"), client.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, "origin.csr.pem"), origin.csrPem);
+  writeFileSync(join(dir, "origin.key.pem"), origin.keyPem, { mode: 0o600 });
+  const published = await pki(["publish", "--dir", dir], null, { now: () => now });
+  if (published.code !== 0) throw new Error(`pki publish failed (exit ${published.code}): ${published.stderr}`);
 }

@@ -7,12 +7,9 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { X509Certificate } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createOriginCsr } from "../../pki/csr.ts";
-import { issueClientCertificate } from "../../pki/issue.ts";
 import { startJournal } from "../../pki/journal.ts";
-import { encryptPrivateKeyPem, rsaKeyPairFromPem } from "../../pki/keys.ts";
 import {
   PlanBuilder,
   planCaAbort,
@@ -23,7 +20,7 @@ import {
   planOriginFinish,
   type RotationPlan,
 } from "../../pki/rotation.ts";
-import { DAY_MS, openssl, PASSPHRASE, pki, type RunResult, tempDirs, testCa } from "./helpers.ts";
+import { openssl, PASSPHRASE, pki, type RunResult, tempDirs, writeStore } from "./helpers.ts";
 
 const dirs = tempDirs();
 afterAll(() => dirs.cleanup());
@@ -68,32 +65,9 @@ async function verifyClient(dir: string, cert: string, ca: string): Promise<void
 const run = (args: readonly string[], passphrase: string | null = null): Promise<RunResult> => pki(args, passphrase, at);
 
 beforeAll(async () => {
-  // A store as the first deploy leaves it: CA (key encrypted with few KDF rounds, for speed),
-  // client, origin key and CSR, all published.
+  // A store as the first deploy leaves it, published.
   base = join(dirs.make(), "base");
-  mkdirSync(base, { mode: 0o700 });
-  const ca = testCa({ organization: "Plue Example", validityDays: 3650, now: new Date(NOW.getTime() - 400 * DAY_MS) });
-  const client = issueClientCertificate({
-    ca: { certPem: ca.certPem, keyPem: ca.keyPem },
-    organization: "Plue Example",
-    validityDays: 365,
-    now: new Date(NOW.getTime() - 300 * DAY_MS),
-  });
-  const origin = createOriginCsr({ hostnames: ["plue.example.com"], organization: "Plue Example" });
-  writeFileSync(join(base, "ca.pem"), ca.certPem);
-  writeFileSync(
-    join(base, "ca.key.pem"),
-    encryptPrivateKeyPem(rsaKeyPairFromPem(ca.keyPem, "ca").privateKey, PASSPHRASE, { kdfIterations: 1000 }),
-    {
-      mode: 0o600,
-    },
-  );
-  writeFileSync(join(base, "client.pem"), client.certPem);
-  writeFileSync(join(base, "client.key.pem"), client.keyPem, { mode: 0o600 });
-  writeFileSync(join(base, "origin.csr.pem"), origin.csrPem);
-  writeFileSync(join(base, "origin.key.pem"), origin.keyPem, { mode: 0o600 });
-  const published = await run(["publish", "--dir", base]);
-  expect(published.code, published.stderr).toBe(0);
+  await writeStore(base, NOW);
   for (const kind of ["client", "ca", "origin"] as const) {
     begun[kind] = copyBase();
     const r = await run(["rotate", kind, "begin", "--dir", begun[kind]], PASSPHRASE);
