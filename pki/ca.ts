@@ -64,7 +64,7 @@ export function createCa(options: CreateCaOptions): CertificateWithKey {
       { name: "keyUsage", critical: true, keyCertSign: true, cRLSign: true },
       { name: "subjectKeyIdentifier" },
     ],
-    signingKey: keys.privateKey,
+    signingKeyPem: keys.privateKeyPem,
   });
   return { ...signed, keyPem: keys.privateKeyPem };
 }

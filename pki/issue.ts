@@ -140,7 +140,7 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
     issuer: issuerOf(caCert),
     validity,
     extensions,
-    signingKey: caKey.privateKey,
+    signingKeyPem: caKey.privateKeyPem,
   });
   return { ...signed, keyPem: keys.privateKeyPem, clamped: validity.clamped, requestedNotAfter: validity.requestedNotAfter };
 }

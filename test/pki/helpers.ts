@@ -108,7 +108,7 @@ export function testCa(options: { readonly organization: string; readonly validi
       { name: "keyUsage", critical: true, keyCertSign: true, cRLSign: true },
       { name: "subjectKeyIdentifier" },
     ],
-    signingKey: sharedKey.privateKey,
+    signingKeyPem: sharedKey.privateKeyPem,
   });
   return { ...signed, keyPem: sharedKey.privateKeyPem };
 }

@@ -60,7 +60,7 @@ function leaf(issuer: CertificateWithKey, start: Date, days: number): string {
       { name: "keyUsage", critical: true, digitalSignature: true },
       { name: "extKeyUsage", critical: false, clientAuth: true },
     ],
-    signingKey: issuerKey.privateKey,
+    signingKeyPem: issuerKey.privateKeyPem,
   }).certPem;
 }
 
