@@ -677,7 +677,8 @@ export const configSchema = z
       /**
        * Renewal marker of the Origin CA certificate (YYYY-MM-DD, the day renewal was asked for):
        * changing it makes the next deploy issue a new certificate before the old one is revoked
-       * (Cloudflare's provider never renews it by itself). `npm run pki -- rotate origin` sets it.
+       * (Cloudflare's provider never renews it by itself). `npm run pki -- rotate origin` renews
+       * with a new key instead.
        * @default - no renewal asked for yet
        */
       originCertRenewal: z

@@ -259,6 +259,13 @@ export function assessStore(dir: string, now: Date, warnDays: number = DEFAULT_W
         : `is due for renewal since ${renewal.toISOString().slice(0, 10)} (2/3 of its lifetime or ${warnDays} days before ${worksUntil.toISOString().slice(0, 10)}), ${Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS)} days left`;
     warnings.push(`warning: ${l.spec.state === "next" ? "next " : ""}${l.spec.role} certificate ${l.path} ${when}. ${FIX[l.spec.role]}`);
   }
+  // The Origin CA certificate is issued at deploy time (Terraform); the store has it only when
+  // the operator saved it. Without it its renewal cannot be judged: say so, every time.
+  if (pathExists(join(dir, STORE_FILES.originKey)) && !pathExists(join(dir, STORE_FILES.originCert))) {
+    warnings.push(
+      `warning: ${join(dir, STORE_FILES.originCert)}: the origin certificate is not in the store (got only ${STORE_FILES.originKey}), so its renewal is not checked. After each deploy that issues one, save it: gcloud certificate-manager certificates list --project <project> --filter="name~-edge-origin-" --format="value(pemCertificate)" > ${join(dir, STORE_FILES.originCert)}`,
+    );
+  }
   if (loaded.length === 0 && problems.length === 0) {
     problems.push(
       `${dir}: holds no certificate (ca.pem, client.pem, origin.pem). Run npm run pki -- init-ca, or pass the right --env/--dir.`,

@@ -238,6 +238,17 @@ describe("exit codes", () => {
     ]);
   });
 
+  it("warns, exit code unchanged, when the origin key is there but its certificate is not (its renewal cannot be judged)", async () => {
+    const origin = generateRsaKeyPair(2048);
+    const dir = store({ ...client(0, 300), "origin.key.pem": origin.privateKeyPem });
+    const r = await status(dir, day(10));
+    expect(r.code).toBe(0);
+    expect(r.json.warnings).toEqual([
+      `warning: ${join(dir, "origin.pem")}: the origin certificate is not in the store (got only origin.key.pem), so its renewal is not checked. After each deploy that issues one, save it: gcloud certificate-manager certificates list --project <project> --filter="name~-edge-origin-" --format="value(pemCertificate)" > ${join(dir, "origin.pem")}`,
+    ]);
+    expect(r.stderr).toContain("the origin certificate is not in the store");
+  });
+
   it("lists a rotation under way with its next certificate (state next)", async () => {
     const dir = store({ ...client(0, 300), "client-next.pem": leaf(ca, day(200), 300), "client-next.key.pem": leafKey.privateKeyPem });
     const r = await status(dir, day(201));
