@@ -7,6 +7,7 @@ import type { PlueConfig } from "../../config/schema.ts";
 import { scanText } from "../../review/key-scan.ts";
 import { loadPublicCerts, type PublicCerts } from "../../config/public-certs.ts";
 import { REPO_ROOT } from "../../lib/paths.ts";
+import { certificateId } from "../../lib/cert-id.ts";
 import { normalisePem } from "../../lib/pem.ts";
 import { exampleConfig } from "../support/config.ts";
 import { body, only, resources, stack, stackText } from "../support/plan.ts";
@@ -98,8 +99,19 @@ describe("edge stack", () => {
     expect(secretSource(cert.private_key).secret).toBe(`${config.name}-origin-client-key`);
   });
 
-  it("uploads a new AOP certificate before deleting the old one (rotation leaves no gap)", () => {
-    expect((only(tf, "cloudflare_authenticated_origin_pulls_certificate") as Json).lifecycle).toEqual({ create_before_destroy: true });
+  it("uploads a new AOP certificate before deleting the old one, and never re-uploads one for a new key version (rotation leaves no gap)", () => {
+    // The key is read only when a certificate is uploaded: during a rotation the newest version
+    // of the client-key secret is the next certificate's key, which the serving one must ignore.
+    expect((only(tf, "cloudflare_authenticated_origin_pulls_certificate") as Json).lifecycle).toEqual({
+      create_before_destroy: true,
+      ignore_changes: ["private_key"],
+    });
+  });
+
+  it("keys the AOP certificate by its fingerprint and uploads it only after the TrustConfig holds its CA", () => {
+    const [address, cert] = Object.entries(resources(tf, "cloudflare_authenticated_origin_pulls_certificate"))[0] as [string, Json];
+    expect(address).toContain(`origin-pull-certificate-${certificateId(committed("client.pem"))}`);
+    expect(cert.depends_on).toEqual([addr("google_certificate_manager_trust_config")]);
   });
 
   it("enables zone-level AOP after the certificate is uploaded", () => {
@@ -163,7 +175,9 @@ describe("edge stack", () => {
     expect(cert.name).toBe(
       `${config.name}-edge-origin-\${substr(sha256(${ref("cloudflare_origin_ca_certificate", "certificate").slice(2, -1)}), 0, 8)}`,
     );
-    expect(cert.lifecycle).toEqual({ create_before_destroy: true });
+    // The key is ignored on its own: a new origin key goes into Secret Manager before the CSR
+    // that needs it is deployed, and must not replace the served certificate with the old one.
+    expect(cert.lifecycle).toEqual({ create_before_destroy: true, ignore_changes: ["self_managed[0].pem_private_key"] });
   });
 
   it("serves the Origin CA certificate with its key from Secret Manager, through a certificate map", () => {
