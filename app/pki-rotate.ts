@@ -452,7 +452,7 @@ export function planChanges(a: Map<string, string>, b: Map<string, string>): str
   return out.length === 0 ? ["no change to the plan (only the private store changes)"] : out;
 }
 
-function nextSteps(ctx: Context, env: Environment, kind: RotationKind, phase: RotationPhase): string[] {
+function nextSteps(ctx: Context, env: Environment, kind: RotationKind, phase: RotationPhase, dryRun: boolean): string[] {
   const rel = (p: string): string => {
     const r = relative(ctx.io.cwd, p);
     return r.startsWith("..") ? p : r;
@@ -490,11 +490,18 @@ function nextSteps(ctx: Context, env: Environment, kind: RotationKind, phase: Ro
         `the retired ${kind === "ca" ? "CA and client certificate stay" : "certificate stays"} in the store as *-retired.* until the next rotation backs ${kind === "ca" ? "them" : "it"} up`,
       ];
     case "client abort":
-    case "ca abort":
+    case "ca abort": {
+      const restoreKey = `if you added the withdrawn key to ${clientSecret}, add the current key back as its newest version (${addVersion(clientSecret, STORE_FILES.clientKey)}) and disable the withdrawn version`;
+      if (kind === "client") return [`${deploy}: it deletes the withdrawn certificate at Cloudflare if it was uploaded`, restoreKey];
+      // A CA abort is two runs: this one withdrew the next client certificate when the next CA is still there.
+      const firstHalf = dryRun ? pathExists(env.file(STORE_FILES.clientNextCert)) : pathExists(env.file(STORE_FILES.caNextCert));
+      if (!firstHalf) return [`${deploy}: the TrustConfig trusts only the current CA again`];
       return [
-        `${deploy}: it deletes the withdrawn certificate at Cloudflare if it was uploaded${kind === "ca" ? ", and the TrustConfig trusts only the current CA" : ""}`,
-        `if you added the withdrawn key to ${clientSecret}, add the current key back as its newest version (${addVersion(clientSecret, STORE_FILES.clientKey)}) and disable the withdrawn version`,
+        restoreKey,
+        `${deploy}: it deletes the withdrawn client certificate at Cloudflare while both CAs stay trusted`,
+        `once Cloudflare no longer lists it (SSL/TLS > Origin Server), run npm run pki -- rotate ca abort again: it withdraws the next CA`,
       ];
+    }
     case "origin begin":
       return [
         `FIRST add the new origin key to Secret Manager: ${addVersion(originSecret, STORE_FILES.originNextKey)} (the served certificate keeps the key it was created with; the new one is created with the newest version)`,
@@ -533,7 +540,7 @@ function report(ctx: Context, env: Environment, kind: RotationKind, phase: Rotat
     resumed: input.resumed,
     steps: input.steps.map((s) => ({ op: s.op, path: s.path, what: s.what, line: describeStep(s, rel) })),
     planChanges: input.changes,
-    next: nextSteps(ctx, env, kind, phase),
+    next: nextSteps(ctx, env, kind, phase, input.dryRun),
     ...(input.cloudflare === undefined ? {} : { cloudflare: input.cloudflare }),
   };
   if (ctx.values.json === true) {

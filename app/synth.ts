@@ -70,7 +70,14 @@ export async function synthesize(opts: SynthOptions, io: CliIo, defaultConfigDir
       io.stderr(
         `${n} problem${n === 1 ? "" : "s"} in the migrations; nothing was written:\n${linted.findings.map(formatFinding).join("\n")}\n`,
       );
-    } else io.stderr(`synth: failed, nothing was written: ${(built?.message ?? String(built)).split("\n")[0]}\n`);
+    } else {
+      // The whole message (cdktf's validation names each failing construct on its own line), never a stack frame.
+      const message = (built?.message ?? String(built))
+        .split("\n")
+        .filter((line) => !/^\s+at /.test(line))
+        .join("\n");
+      io.stderr(`synth: failed, nothing was written: ${message}\n`);
+    }
     return refused;
   }
   const previous = `${staging}.previous`;

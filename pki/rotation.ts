@@ -290,12 +290,21 @@ export function planCaFinish(b: PlanBuilder): RotationPlan {
   return b.build("rotate ca finish");
 }
 
-/** `rotate ca abort`: the next CA and its client certificate are withdrawn (kept as the retired ones). */
+/**
+ * `rotate ca abort`: the next CA's client certificate is withdrawn first (kept as the retired
+ * one), then, on a second run after a deploy, the next CA itself.
+ */
 export function planCaAbort(b: PlanBuilder): RotationPlan {
-  b.remove(b.public(STORE_FILES.clientNextCert), "public copy: the plan drops the next AOP certificate");
-  b.remove(b.public(STORE_FILES.caNextCert), "public copy: the TrustConfig drops the next anchor");
-  movePair(b, PAIRS.clientNext, PAIRS.clientRetired, true);
-  movePair(b, PAIRS.caNext, PAIRS.caRetired, true);
+  // Two runs with a deploy between while the next client certificate exists: Cloudflare may
+  // present it (active and newest) until its deletion completes, so the next CA stays trusted
+  // until then; the second run withdraws the CA.
+  if (b.exists(b.store(STORE_FILES.clientNextCert))) {
+    b.remove(b.public(STORE_FILES.clientNextCert), "public copy: the plan drops the next AOP certificate (both CAs stay trusted)");
+    movePair(b, PAIRS.clientNext, PAIRS.clientRetired, true);
+  } else {
+    b.remove(b.public(STORE_FILES.caNextCert), "public copy: the TrustConfig drops the next anchor");
+    movePair(b, PAIRS.caNext, PAIRS.caRetired, true);
+  }
   return b.build("rotate ca abort");
 }
 

@@ -202,8 +202,8 @@ export function assessStore(dir: string, now: Date, warnDays: number = DEFAULT_W
     }
   }
   if (rotations.includes("ca") && !pathExists(join(dir, STORE_FILES.clientNextCert)) && interrupted === null) {
-    problems.push(
-      `${join(dir, STORE_FILES.caNextCert)}: a CA rotation is under way but there is no ${STORE_FILES.clientNextCert} of the next CA. Run npm run pki -- rotate ca abort, then begin again.`,
+    warnings.push(
+      `warning: ${join(dir, STORE_FILES.caNextCert)}: a CA abort is half done (its client certificate is withdrawn, the next CA is still trusted). Once the edge deploy has deleted that certificate at Cloudflare, run npm run pki -- rotate ca abort again.`,
     );
   }
   const checkIssuer = (leaf: Loaded | undefined, expected: Loaded | undefined): void => {

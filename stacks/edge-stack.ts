@@ -1,5 +1,5 @@
 import type { Construct } from "constructs";
-import { DataResource, dependable, TerraformOutput } from "cdktf";
+import { dependable, TerraformOutput } from "cdktf";
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { OriginCaCertificate } from "@cdktf/provider-cloudflare/lib/origin-ca-certificate";
 import { ComputeGlobalAddress } from "@cdktf/provider-google/lib/compute-global-address";
@@ -10,6 +10,7 @@ import { PlueStack, type PlueStackProps } from "./plue-stack.ts";
 import { CloudArmorSecurityPolicy } from "../constructs/cloud-armor-security-policy.ts";
 import { CloudflareZoneProtection } from "../constructs/cloudflare-zone-protection.ts";
 import { OriginMtlsLoadBalancer } from "../constructs/origin-mtls-load-balancer.ts";
+import { TerraformData } from "../constructs/terraform-data.ts";
 import type { PublicCerts } from "../config/public-certs.ts";
 import { names, networkId, secretId, serviceAccountEmail } from "../config/names.ts";
 import { EDGE_SECRETS } from "../config/secrets.ts";
@@ -114,12 +115,15 @@ export class EdgeStack extends PlueStack {
     // stays in Secret Manager); Full (strict) trusts it.
     // Cloudflare's provider never renews it (update is a no-op): a new renewal marker replaces it,
     // and so does a new CSR (a new key); the new one is issued before the old one is revoked.
-    const renewal = new DataResource(this, "origin-certificate-renewal", {
+    const renewal = new TerraformData(this, "origin-certificate-renewal", {
       input: { renewal: config.edge.originCertRenewal ?? NO_RENEWAL_YET },
     });
     this.originCertificate = new OriginCaCertificate(this, "origin-certificate", {
       csr: certs.originCsrPem,
-      hostnames: [...config.pki.originHostnames],
+      // In the order the API returns them (sorted): hostnames is RequiresReplace and read back
+      // from the API, so any other order replaces the certificate on every deploy
+      // (cloudflare/terraform-provider-cloudflare#6239, #5392).
+      hostnames: [...config.pki.originHostnames].sort(),
       requestType: "origin-rsa",
       requestedValidity: config.edge.originCertValidityDays,
       // A plain address (Terraform reads replace_triggered_by as references, like depends_on).

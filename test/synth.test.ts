@@ -4,7 +4,7 @@
  * what only a process shows: byte-identical output in a fresh process from another directory,
  * exit codes, the stdout/stderr split, no stack trace. cdktf.json runs the same command.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -83,12 +83,21 @@ describe("npm run synth", () => {
     for (const a of addresses) expect(a).toMatch(/^(data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+$/);
   });
 
-  it("produces byte-identical output on a second synth, in a fresh process from another working directory", async () => {
+  it("produces byte-identical output on a second synth, in a fresh process from another working directory, without running Terraform", async () => {
+    // PATH holds only a `terraform` that records being run and fails: synth must not need one
+    // (cdktf's DataResource ran `terraform version` at every synth, and failed without it).
+    const bin = join(work, "bin");
+    const ran = join(work, "terraform-ran");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "terraform"), `#!/bin/sh\necho "$@" >> '${ran}'\nexit 1\n`, { mode: 0o755 });
     const out = join(work, "second");
-    const run = await synthProcess(["--out", out], work);
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin };
+    delete env.CDKTF_OUTDIR;
+    const run = await runScript("synth", ["--out", out], env, work);
     expect(run.stderr).toBe("");
     expect(run.stdout).toBe(`synthesized environment 'example' to ${out}/\n`);
     expect(run.code).toBe(0);
+    expect(existsSync(ran), "synth ran terraform").toBe(false);
     expect(tree(out)).toEqual(tree(planDir()));
   });
 

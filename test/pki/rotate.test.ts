@@ -29,7 +29,7 @@ const NOW = new Date("2030-06-01T12:00:00Z");
 const at = { now: () => NOW };
 let base: string;
 /** The base store after each `begin` (made once: a CA begin makes a 3072-bit key). */
-const begun: Record<"client" | "ca" | "origin", string> = { client: "", ca: "", origin: "" };
+const begun: Record<"client" | "ca" | "origin" | "caAborting", string> = { client: "", ca: "", origin: "", caAborting: "" };
 
 const read = (path: string): string => readFileSync(path, "utf8");
 const mode = (path: string): number => statSync(path).mode & 0o777;
@@ -73,6 +73,10 @@ beforeAll(async () => {
     const r = await run(["rotate", kind, "begin", "--dir", begun[kind]], PASSPHRASE);
     expect(r.code, r.stderr).toBe(0);
   }
+  // A CA abort's first run done: the next client certificate withdrawn, the next CA still there.
+  begun.caAborting = copyBase(begun.ca);
+  const half = await run(["rotate", "ca", "abort", "--dir", begun.caAborting]);
+  expect(half.code, half.stderr).toBe(0);
 });
 
 describe.concurrent("rotate client", () => {
@@ -217,13 +221,29 @@ describe.concurrent("rotate ca", () => {
     expect(status.code, status.stderr).toBe(0);
   });
 
-  it("abort withdraws the next CA and its client certificate from the public directory", async () => {
+  it("abort withdraws the next client certificate first (both CAs stay trusted until a deploy deletes it), then the next CA on a second run", async () => {
     const dir = copyBase(begun.ca);
     const before = keys(dir);
-    const r = await run(["rotate", "ca", "abort", "--dir", dir]);
-    expect(r.code, r.stderr).toBe(0);
+    const first = await run(["rotate", "ca", "abort", "--dir", dir]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readdirSync(join(dir, "public")).sort()).toEqual(["ca-next.pem", "ca.pem", "client.pem", "origin.csr.pem"]);
+    expect(first.stdout).toContain("run npm run pki -- rotate ca abort again: it withdraws the next CA");
+    // 1, not 2: the test store's client certificate is due for renewal at NOW; a half-done abort is no inconsistency.
+    const half = await run(["status", "--dir", dir, "--json"]);
+    expect(half.code, half.stderr).toBe(1);
+    expect((JSON.parse(half.stdout) as { problems: string[] }).problems).toEqual([]);
+    expect((JSON.parse(half.stdout) as { warnings: string[] }).warnings).toContain(
+      `warning: ${join(dir, "ca-next.pem")}: a CA abort is half done (its client certificate is withdrawn, the next CA is still trusted). Once the edge deploy has deleted that certificate at Cloudflare, run npm run pki -- rotate ca abort again.`,
+    );
+    const second = await run(["rotate", "ca", "abort", "--dir", dir]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain("the TrustConfig trusts only the current CA again");
     expect(readdirSync(join(dir, "public")).sort()).toEqual(["ca.pem", "client.pem", "origin.csr.pem"]);
+    const third = await run(["rotate", "ca", "abort", "--dir", dir]);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toContain("No CA rotation is under way (nothing to abort).");
     expectNoKeyLost(before, dir);
+    expect((await run(["status", "--dir", dir])).code).toBe(1);
   });
 });
 
@@ -297,15 +317,16 @@ function interruptAfter(dir: string, plan: RotationPlan, n: number): void {
 }
 
 describe.concurrent("a run stopped after any step is completed by running the same command again", () => {
-  const cases: [string, "client" | "ca" | "origin", (b: PlanBuilder) => RotationPlan][] = [
-    ["rotate client finish", "client", planClientFinish],
-    ["rotate client abort", "client", planClientAbort],
-    ["rotate ca finish", "ca", planCaFinish],
-    ["rotate ca abort", "ca", planCaAbort],
-    ["rotate origin finish", "origin", planOriginFinish],
-    ["rotate origin abort", "origin", planOriginAbort],
+  const cases: [string, string, keyof typeof begun, (b: PlanBuilder) => RotationPlan][] = [
+    ["rotate client finish", "", "client", planClientFinish],
+    ["rotate client abort", "", "client", planClientAbort],
+    ["rotate ca finish", "", "ca", planCaFinish],
+    ["rotate ca abort", "(first run: the next client certificate)", "ca", planCaAbort],
+    ["rotate ca abort", "(second run: the next CA)", "caAborting", planCaAbort],
+    ["rotate origin finish", "", "origin", planOriginFinish],
+    ["rotate origin abort", "", "origin", planOriginAbort],
   ];
-  it.each(cases)("%s", async (command, kind, plan) => {
+  it.each(cases)("%s %s", async (command, _which, kind, plan) => {
     // The end state of an uninterrupted run, to compare with.
     const clean = copyBase(begun[kind]);
     const steps = planOn(clean, plan).journal.steps.length;

@@ -153,11 +153,17 @@ describe("edge stack", () => {
     expect(origin).toEqual(
       expect.objectContaining({
         csr: normalisePem(committed("origin.csr.pem")),
-        hostnames: config.pki.originHostnames,
+        hostnames: [...config.pki.originHostnames].sort(),
         request_type: "origin-rsa",
         requested_validity: config.edge.originCertValidityDays,
       }),
     );
+  });
+
+  it("lists the Origin CA hostnames sorted, as the API returns them (a ForceNew list in any other order is replaced at every deploy)", () => {
+    // The example configures the apex first; the API answers the wildcard first.
+    expect(config.pki.originHostnames).toEqual(["plue.example.com", "*.plue.example.com"]);
+    expect((only(tf, "cloudflare_origin_ca_certificate") as Json).hostnames).toEqual(["*.plue.example.com", "plue.example.com"]);
   });
 
   it("renews the Origin CA certificate when the operator's renewal marker changes, issuing the new one before the old one is revoked", () => {
