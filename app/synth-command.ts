@@ -1,7 +1,8 @@
 /**
  * `npm run synth`: validates one environment file and writes the whole plan atomically. The
  * launcher (`bin/plue.mjs synth`) runs {@link main}; tests run it in-process. The work
- * (app/synth.ts, which loads the provider bindings) is imported only when a synth runs.
+ * (app/synth.ts, which loads the provider bindings) is loaded only when a synth runs: by the
+ * launcher from its own bundle (`io.loadWork`, docs/adr/0017), else imported.
  */
 import type { Command } from "commander";
 import {
@@ -48,9 +49,19 @@ export interface SynthCommandOptions {
   readonly cwd?: string;
 }
 
+/** The specifier of the work module: the launcher builds it as a bundle of its own (bin/plue.mjs). */
+export const WORK_MODULE = "./synth.ts";
+
+type SynthModule = typeof import("./synth.ts");
+
+/** The work module: the launcher's bundle when it provides one, else the module itself. */
+function work(io: Pick<CliIo, "loadWork">): Promise<SynthModule> {
+  return io.loadWork === undefined ? import("./synth.ts") : (io.loadWork() as Promise<SynthModule>);
+}
+
 /** Loads every module a synth needs without running it (the floor `npm run bench` measures). */
-export async function preload(): Promise<void> {
-  await import("./synth.ts");
+export async function preload(io: Pick<CliIo, "loadWork"> = {}): Promise<void> {
+  await work(io);
 }
 
 /** The `synth` command with its options; `run` does the work. */
@@ -66,7 +77,7 @@ export function synthProgram(run: (options: SynthOptions) => number | Promise<nu
 /** Runs `synth` with `argv` (without the program name); resolves to the exit code. */
 export function main(argv: readonly string[], io: CliIo, options: Pick<SynthCommandOptions, "configDir"> = {}): Promise<number> {
   return runAsync(
-    synthProgram(async (opts) => (await import("./synth.ts")).synthesize(opts, io, options.configDir)),
+    synthProgram(async (opts) => (await work(io)).synthesize(opts, io, options.configDir)),
     argv,
     io,
   );

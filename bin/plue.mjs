@@ -22,11 +22,18 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE_DIR = join(ROOT, ".cache", "bundles");
 
 /**
- * Each command and the module whose `main(argv, io)` runs it.
- * @type {Record<string, { entry: string, summary: string }>}
+ * Each command and the module whose `main(argv, io)` runs it. A command with `work` has its
+ * heavy module in a second bundle (`<command>-work`) whose packages come from a vendor bundle,
+ * both run with a V8 code cache; the command loads it through `io.loadWork` (synth:
+ * docs/adr/0017).
+ * @type {Record<string, { entry: string, summary: string, work?: { entry: string, specifier: string } }>}
  */
 const COMMANDS = {
-  synth: { entry: "app/synth-command.ts", summary: "synthesize the plan of one environment" },
+  synth: {
+    entry: "app/synth-command.ts",
+    summary: "synthesize the plan of one environment",
+    work: { entry: "app/synth.ts", specifier: "./synth.ts" },
+  },
   review: { entry: "app/review-command.ts", summary: "review a synthesized plan (posture, readiness, what the change does)" },
   pki: { entry: "app/pki-command.ts", summary: "the private CA and certificates of origin mTLS" },
   migrate: { entry: "app/migrate-command.ts", summary: "apply the database migrations" },
@@ -76,11 +83,12 @@ async function launch(argv) {
     process.stderr.write(`plue: ${problem}. Use one of ${names}; see node bin/plue.mjs --help.\n`);
     return 2;
   }
-  /** @type {{ main: (argv: string[], io: object) => number | Promise<number>, preload?: () => Promise<void> }} */
+  /** @type {{ main: (argv: string[], io: object) => number | Promise<number>, preload?: (io: object) => Promise<void> }} */
   let bundle;
   try {
-    const entry = COMMANDS[name]?.entry ?? "";
-    bundle = /** @type {typeof bundle} */ (await loadBundle({ root: ROOT, cacheDir: CACHE_DIR, name, entry }));
+    const { entry = "", work } = COMMANDS[name] ?? {};
+    const external = work === undefined ? [] : [work.specifier];
+    bundle = /** @type {typeof bundle} */ (await loadBundle({ root: ROOT, cacheDir: CACHE_DIR, name, entry, external }));
   } catch (error) {
     if (error instanceof BundleError) {
       process.stderr.write(`${error.message}\n`);
@@ -96,18 +104,32 @@ async function launch(argv) {
     process.stderr.write(`plue ${name}: the command could not be loaded: ${first}. Run npm ci, then try again.\n`);
     return 1;
   }
-  if (loadOnly) {
-    // Commands that load their work on demand (synth) export preload() to load it all.
-    if (typeof bundle.preload === "function") await bundle.preload();
-    return 0;
-  }
-  return await bundle.main(args, {
+  const work = COMMANDS[name]?.work;
+  const io = {
     stdout: (/** @type {string} */ text) => void process.stdout.write(text),
     stderr: (/** @type {string} */ text) => void process.stderr.write(text),
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
-  });
+    ...(work === undefined
+      ? {}
+      : {
+          loadWork: () =>
+            loadBundle({
+              root: ROOT,
+              cacheDir: CACHE_DIR,
+              name: `${name}-work`,
+              entry: work.entry,
+              packages: /** @type {const} */ ("vendor"),
+            }),
+        }),
+  };
+  if (loadOnly) {
+    // Commands that load their work on demand (synth) export preload(io) to load it all.
+    if (typeof bundle.preload === "function") await bundle.preload(io);
+    return 0;
+  }
+  return await bundle.main(args, io);
 }
 
 process.exitCode = await launch(process.argv.slice(2));

@@ -26,6 +26,12 @@ export interface CliIo {
   readonly cwd: string;
   /** The clock. */
   readonly now: () => Date;
+  /**
+   * Loads the command's work module (synth: app/synth.ts) when the launcher provides it: its own
+   * bundle, packages included, run with a V8 code cache (docs/adr/0017). Absent in-process (tests),
+   * where the command imports the module itself.
+   */
+  readonly loadWork?: () => Promise<unknown>;
 }
 
 /** What one in-process run produced. */

@@ -66,7 +66,7 @@ describe("the bundle cache", () => {
     const { root, cacheDir, options } = project();
     const first = await ensureBundle(options);
     writeFileSync(join(root, "app", "dep.ts"), readFileSync(join(root, "app", "dep.ts"))); // same content, new mtime
-    expect(await ensureBundle(options)).toEqual({ path: first.path, built: false });
+    expect(await ensureBundle(options)).toEqual({ path: first.path, built: false, packages: [] });
 
     writeFileSync(join(root, "app", "dep.ts"), 'export const VALUE: string = "two";\n');
     const second = await ensureBundle(options);
@@ -83,7 +83,7 @@ describe("the bundle cache", () => {
     expect((await ensureBundle(options)).built).toBe(true);
     writeFileSync(join(cacheDir, "demo.json"), "{ not json");
     const again = await ensureBundle(options);
-    expect(again).toEqual({ path: first.path, built: true }); // same content, same name
+    expect(again).toEqual({ path: first.path, built: true, packages: [] }); // same content, same name
   });
 
   it("gives the bundle the REPO_ROOT of where the project is, also after the project moved", async () => {
@@ -131,6 +131,108 @@ describe("the bundle cache", () => {
     for (const r of runs) expect(r).toEqual({ code: 0, stdout: `one ${root}/`, stderr: "" });
     expect(bundles(cacheDir)).toHaveLength(1);
     expect(readdirSync(cacheDir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+});
+
+/**
+ * A work module that uses a package (`fakepkg`, in the project's node_modules), with a
+ * package-lock.json: what `packages: "vendor"` splits into a work bundle and a vendor bundle.
+ */
+function vendoredProject(): {
+  root: string;
+  cacheDir: string;
+  options: { root: string; cacheDir: string; name: string; entry: string; packages: "vendor" };
+} {
+  const { root, cacheDir } = project();
+  mkdirSync(join(root, "node_modules", "fakepkg"), { recursive: true });
+  writeFileSync(join(root, "node_modules", "fakepkg", "package.json"), '{ "name": "fakepkg", "version": "1.0.0", "main": "index.js" }\n');
+  writeFileSync(join(root, "node_modules", "fakepkg", "index.js"), "exports.VENDORED = 'from fakepkg 1';\n");
+  writeFileSync(
+    join(root, "package-lock.json"),
+    '{ "lockfileVersion": 3, "packages": { "node_modules/fakepkg": { "version": "1.0.0" } } }\n',
+  );
+  writeFileSync(
+    join(root, "app", "work.ts"),
+    [
+      'import { VENDORED } from "fakepkg";',
+      'import { REPO_ROOT } from "../lib/paths.ts";',
+      'import { VALUE } from "./dep.ts";',
+      "export function main(): string {",
+      "  return `${VALUE} ${VENDORED} ${REPO_ROOT}`;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  return { root, cacheDir, options: { root, cacheDir, name: "work", entry: "app/work.ts", packages: "vendor" } };
+}
+
+/** Loads the vendored work in a fresh process (its code caches are written when it exits). */
+function runVendored(options: ReturnType<typeof vendoredProject>["options"]) {
+  return node([
+    "--input-type=module",
+    "-e",
+    `const m = await import(${JSON.stringify(CACHE_MODULE)}); const b = await m.loadBundle(${JSON.stringify(options)}); process.stdout.write(b.main());`,
+  ]);
+}
+
+/** Runs a bundle through runWithCodeCache in a fresh process; prints whether V8 took its cache. */
+function cacheUse(path: string) {
+  return node([
+    "--input-type=module",
+    "-e",
+    `const m = await import(${JSON.stringify(CACHE_MODULE)}); process.stdout.write(m.runWithCodeCache(${JSON.stringify(path)}).cache);`,
+  ]);
+}
+
+describe("a work bundle with its packages in a vendor bundle (packages: vendor)", () => {
+  it("runs the work with the package from the vendor bundle, not from node_modules", async () => {
+    const { root, cacheDir, options } = vendoredProject();
+    expect(await runVendored(options)).toEqual({ code: 0, stdout: `one from fakepkg 1 ${root}/`, stderr: "" });
+    const work = JSON.parse(readFileSync(join(cacheDir, "work.json"), "utf8")) as { inputs: Record<string, string>; packages: string[] };
+    expect(work.packages).toEqual(["fakepkg"]);
+    expect(Object.keys(work.inputs)).toEqual(["app/dep.ts", "app/work.ts", "lib/paths.ts"]);
+    const vendor = readdirSync(cacheDir).find((f) => /^work-vendor\.[0-9a-f]{16}\.cjs$/.test(f)) ?? "";
+    expect(readFileSync(join(cacheDir, vendor), "utf8")).toContain("from fakepkg 1");
+    // node_modules changed without the lockfile: the vendor bundle still holds what it was built from.
+    writeFileSync(join(root, "node_modules", "fakepkg", "index.js"), "exports.VENDORED = 'changed behind the lockfile';\n");
+    expect((await runVendored(options)).stdout).toBe(`one from fakepkg 1 ${root}/`);
+  });
+
+  it("rebuilds only the work bundle when a project file changes, and the vendor bundle when package-lock.json does", async () => {
+    const { root, options } = vendoredProject();
+    const work = (): Promise<{ built: boolean; packages: string[] }> => ensureBundle({ ...options, packages: "external" });
+    expect((await runVendored(options)).code).toBe(0);
+    const vendorFiles = (): string[] => readdirSync(options.cacheDir).filter((f) => f.startsWith("work-vendor."));
+    const before = vendorFiles();
+    writeFileSync(join(root, "app", "dep.ts"), 'export const VALUE: string = "two";\n');
+    expect((await work()).built).toBe(true);
+    expect((await runVendored(options)).stdout).toBe(`two from fakepkg 1 ${root}/`);
+    expect(vendorFiles()).toEqual(before);
+
+    writeFileSync(join(root, "node_modules", "fakepkg", "index.js"), "exports.VENDORED = 'from fakepkg 2';\n");
+    writeFileSync(
+      join(root, "package-lock.json"),
+      '{ "lockfileVersion": 3, "packages": { "node_modules/fakepkg": { "version": "2.0.0" } } }\n',
+    );
+    expect((await runVendored(options)).stdout).toBe(`two from fakepkg 2 ${root}/`);
+    expect(vendorFiles()).not.toEqual(before);
+    expect(vendorFiles().filter((f) => f.endsWith(".cjs"))).toHaveLength(1); // the old one is gone
+  });
+
+  it("writes a V8 code cache beside each bundle when the first run exits, which the next run uses; a damaged one is replaced", async () => {
+    const { cacheDir, options } = vendoredProject();
+    expect((await runVendored(options)).code).toBe(0);
+    const caches = readdirSync(cacheDir)
+      .filter((f) => f.endsWith(".cjs.v8"))
+      .sort();
+    expect(caches).toHaveLength(2);
+    expect(caches[0]).toMatch(/^work-vendor\.[0-9a-f]{16}\.cjs\.v8$/);
+    expect(caches[1]).toMatch(/^work\.[0-9a-f]{16}\.cjs\.v8$/);
+    const bundle = join(cacheDir, (caches[1] ?? "").replace(/\.v8$/, ""));
+    expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "used", stderr: "" });
+    writeFileSync(`${bundle}.v8`, "not a code cache");
+    expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "written-at-exit", stderr: "" });
+    expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "used", stderr: "" });
   });
 });
 
