@@ -132,13 +132,22 @@ function cacheKey(where) {
       esbuild: esbuildVersion,
       // Without absWorkingDir: the bundle names files relative to the root, so a repository that
       // moved (with its cache) keeps its bundles; REPO_ROOT is computed when the bundle loads.
-      options: { ...buildOptions(where), absWorkingDir: undefined },
+      options: withoutRoot(buildOptions(where)),
       tsconfig: hashFile(join(where.root, "tsconfig.json")) ?? null,
       // A bundle of packages: what npm ci installed (hashing every package file would cost more
       // than the start it saves).
       lockfile: where.packages === "bundle" ? (hashFile(join(where.root, "package-lock.json")) ?? null) : null,
     }),
   );
+}
+
+/**
+ * Build options without the absolute root (absWorkingDir, a made entry's resolveDir).
+ * @param {import("esbuild").BuildOptions} options
+ */
+function withoutRoot(options) {
+  const { absWorkingDir: _root, stdin, ...rest } = options;
+  return stdin === undefined ? rest : { ...rest, stdin: { ...stdin, resolveDir: undefined } };
 }
 
 /**

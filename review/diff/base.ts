@@ -3,7 +3,7 @@
  * (the base may have another layout), reusing this checkout's node_modules through a symlink.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -22,6 +22,20 @@ export interface BasePlan {
   /** The commit the ref resolved to. */
   readonly commit: string;
   readonly cleanup: () => void;
+}
+
+/**
+ * Copies this checkout's vendor bundles (its packages, keyed by package-lock.json; docs/adr/0017)
+ * and their code caches into the worktree's bundle cache: a base with the same lockfile then
+ * builds only its own sources. Another lockfile, or a base without vendor bundles, ignores them.
+ */
+function copyVendorBundles(repoDir: string, worktree: string): void {
+  const from = join(repoDir, ".cache", "bundles");
+  if (!existsSync(from)) return;
+  const to = join(worktree, ".cache", "bundles");
+  mkdirSync(to, { recursive: true });
+  for (const file of readdirSync(from))
+    if (/-vendor\.([0-9a-f]{16}\.cjs(\.v8)?|json)$/.test(file)) copyFileSync(join(from, file), join(to, file));
 }
 
 function git(repoDir: string, args: readonly string[]): { ok: boolean; out: string; err: string } {
@@ -59,6 +73,7 @@ export function synthesizeBase(ref: string, repoDir: string, env: string): BaseP
       throw new BaseError(`--base: ${ref} has no "synth" script in package.json; it cannot be synthesized for comparison.`);
     const modules = join(repoDir, "node_modules");
     if (existsSync(modules) && !existsSync(join(worktree, "node_modules"))) symlinkSync(modules, join(worktree, "node_modules"), "dir");
+    copyVendorBundles(repoDir, worktree);
     const planDir = join(worktree, "cdktf.out");
     const run = spawnSync("npm", ["run", "--silent", "synth", "--", "--env", env], {
       cwd: worktree,
