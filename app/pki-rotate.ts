@@ -89,9 +89,9 @@ export const ROTATE_HELP: Record<RotationKind, Record<RotationPhase, { summary: 
         "Checks that the next client certificate is active at Cloudflare (as rotate client finish), then\nmakes ca-next and client-next current and retires the old CA and client certificate: the next\ndeploy removes the old anchor and deletes the old certificate.",
     },
     abort: {
-      summary: "withdraw the next CA and its client certificate",
+      summary: "withdraw the next CA's client certificate, then (run again after a deploy) the next CA",
       description:
-        "Removes the public ca-next.pem and client-next.pem and retires the next CA and client\ncertificate (ca-retired.*, client-retired.*).",
+        "Takes two runs with a deploy of the edge stack between them. The first removes the public\nclient-next.pem and retires the next client certificate (client-retired.*) while both CAs stay\ntrusted: Cloudflare may present it until its deletion completes. Once Cloudflare no longer lists\nit, the second removes the public ca-next.pem and retires the next CA (ca-retired.*).",
     },
   },
   origin: {

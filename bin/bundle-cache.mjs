@@ -5,7 +5,7 @@
  * `<cacheDir>/<command>.<sha256 of the bundle>.cjs` beside a manifest `<command>.json` that
  * records the sha256 of every project file the bundle was built from (esbuild's metafile
  * inputs) and a key for everything else that shapes it (esbuild's version, the build options,
- * tsconfig.json, package-lock.json). A start with a warm cache hashes those inputs and loads
+ * tsconfig.json; package-lock.json for a bundle of packages). A start with a warm cache hashes those inputs and loads
  * the bundle; any difference rebuilds it. Files are written to a temp name and renamed, so
  * processes that start together never see half a file; esbuild is imported only to build.
  *
@@ -222,8 +222,7 @@ async function build(where, name, key, manifestPath) {
   } finally {
     await esbuild.stop();
   }
-  const output = result.outputFiles?.[0];
-  const text = output?.text;
+  const text = result.outputFiles?.[0]?.text;
   if (text === undefined) throw new BundleError(`${where.entry}: esbuild produced no output. Report it with the command that caused it.`);
 
   /** @type {Record<string, string>} */
@@ -273,7 +272,7 @@ function withoutComments(text) {
 }
 
 /**
- * Runs a bundle with its packages through `node:vm`, with the V8 code cache `<bundle>.v8` when
+ * Runs a bundle through `node:vm`, with the V8 code cache `<bundle>.v8` when
  * there is one V8 accepts; without one (or when V8 rejects it: another node), it writes one when
  * the process exits, holding everything the run compiled. Returns the bundle's exports.
  * @param {string} path
