@@ -10,6 +10,7 @@ import {
   type CliIo,
   type CommandResult,
   type CommandSpec,
+  CliError,
   capture,
   defineCommand,
   nonEmpty,
@@ -54,9 +55,17 @@ export const WORK_MODULE = "./synth.ts";
 
 type SynthModule = typeof import("./synth.ts");
 
-/** The work module: the launcher's bundle when it provides one, else the module itself. */
-function work(io: Pick<CliIo, "loadWork">): Promise<SynthModule> {
-  return io.loadWork === undefined ? import("./synth.ts") : (io.loadWork() as Promise<SynthModule>);
+/**
+ * The work module: the launcher's bundle when it provides one, else the module itself. A
+ * launcher's load failure is its one line, exit 1.
+ */
+async function work(io: Pick<CliIo, "loadWork">): Promise<SynthModule> {
+  if (io.loadWork === undefined) return import("./synth.ts");
+  try {
+    return (await io.loadWork()) as SynthModule;
+  } catch (error) {
+    throw new CliError(error instanceof Error ? error.message : String(error), 1);
+  }
 }
 
 /** Loads every module a synth needs without running it (the floor `npm run bench` measures). */

@@ -14,8 +14,8 @@
  * (synth's, docs/adr/0017): then the packages it imports go into a second bundle,
  * `<name>-vendor`, keyed by package-lock.json and the list of those packages (not hashed file by
  * file; rebuilt only when they change), and both load through `node:vm` with a V8 code cache
- * `<bundle>.v8` written after a first run: one file read and no compilation of what the last
- * run compiled, instead of hundreds of files from node_modules.
+ * `<bundle>.<node and its flags>.v8` written after a first successful run: one file read and no
+ * compilation of what the last run compiled, instead of hundreds of files from node_modules.
  *
  * Only lib/paths.ts may use `import.meta.url` (the others use its REPO_ROOT): the bundle
  * defines it as the URL of lib/paths.ts computed at run time from the bundle's own directory,
@@ -26,7 +26,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { dirname, join, relative } from "node:path";
-import { constants as vmConstants, Script } from "node:vm";
+import { Script } from "node:vm";
 
 /** Bump to invalidate every cached bundle when this file's build logic changes. */
 const FORMAT = 2;
@@ -85,6 +85,7 @@ function writeAtomically(path, text) {
  * @property {"external" | "bundle"} [packages]  node_modules loaded by `require` (default), or in the bundle
  * @property {string[]} [external]  import specifiers left unresolved (a command's work module, loaded separately)
  * @property {string} [source]  the entry's text, when it is made here (a vendor bundle) rather than a file
+ * @property {boolean} [vm]  run through `node:vm` with a code cache: no `import()` left in it
  */
 
 /**
@@ -92,7 +93,7 @@ function writeAtomically(path, text) {
  * @param {Where} where
  * @returns {import("esbuild").BuildOptions & { write: false, metafile: true }}
  */
-function buildOptions({ root, cacheDir, entry, packages = "external", external = [], source }) {
+function buildOptions({ root, cacheDir, entry, packages = "external", external = [], source, vm = false }) {
   const pathsFromBundle = relative(cacheDir, join(root, PATHS_MODULE)).split("\\").join("/");
   return {
     ...(source === undefined
@@ -107,10 +108,14 @@ function buildOptions({ root, cacheDir, entry, packages = "external", external =
     // read, hashed and compiled faster; names are kept (cdktf and jsii read some).
     ...(packages === "external" ? { packages: "external" } : { minifyWhitespace: true, minifySyntax: true, keepNames: true }),
     ...(external.length === 0 ? {} : { external }),
+    // import() in a script compiled from a V8 code cache has no loader to call (node 20 answers
+    // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): esbuild turns it into require() here.
+    ...(vm ? { supported: { "dynamic-import": false } } : {}),
     write: false,
     metafile: true,
     logLevel: "silent",
-    charset: "utf8",
+    // Non-ASCII escaped: V8 keeps an all-Latin-1 source at one byte per character, not two.
+    charset: "ascii",
     define: { "import.meta.url": "__plue_import_meta_url" },
     banner: {
       js: `var __plue_import_meta_url = require("node:url").pathToFileURL(require("node:path").join(__dirname, ${JSON.stringify(pathsFromBundle)})).href;`,
@@ -184,8 +189,18 @@ function readManifest(path) {
  * @param {Where & { name: string, rebuild?: boolean }} options
  * @returns {Promise<{ path: string, built: boolean, packages: string[] }>}
  */
-export async function ensureBundle({ root, cacheDir, name, entry, packages = "external", external = [], source, rebuild = false }) {
-  const where = { root, cacheDir, entry, packages, external, ...(source === undefined ? {} : { source }) };
+export async function ensureBundle({
+  root,
+  cacheDir,
+  name,
+  entry,
+  packages = "external",
+  external = [],
+  source,
+  vm = false,
+  rebuild = false,
+}) {
+  const where = { root, cacheDir, entry, packages, external, vm, ...(source === undefined ? {} : { source }) };
   const manifestPath = join(cacheDir, `${name}.json`);
   const key = cacheKey(where);
   const manifest = rebuild ? undefined : readManifest(manifestPath);
@@ -213,10 +228,13 @@ async function build(where, name, key, manifestPath) {
     if (!Array.isArray(errors)) throw error;
     throw new BundleError(
       errors
-        .map(
-          (e) =>
-            `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}` : where.entry}: ${e.text}. Fix the source (npm test runs the type check).`,
-        )
+        .map((e) => {
+          const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}` : where.entry;
+          // A package that is not installed, as opposed to a mistake in our source.
+          const pkg = /^Could not resolve "([^".][^"]*)"/.exec(e.text)?.[1];
+          if (pkg !== undefined) return `${at}: '${pkg}' is not installed (got ${e.text}). Run npm ci.`;
+          return `${at}: ${e.text}. Fix the source (npm test runs the type check).`;
+        })
         .join("\n"),
     );
   } finally {
@@ -255,9 +273,9 @@ async function build(where, name, key, manifestPath) {
   writeAtomically(manifestPath, `${JSON.stringify({ key, bundle, inputs, packages }, null, 2)}\n`);
   // Older bundles of this command and their code caches; a process still about to load one
   // rebuilds (see loadBundle).
-  const pattern = new RegExp(`^${name}\\.[0-9a-f]{16}\\.cjs(\\.v8)?$`);
+  const pattern = new RegExp(`^${name}\\.[0-9a-f]{16}\\.cjs(\\.[0-9a-f]{8}\\.v8)?$`);
   for (const file of readdirSync(where.cacheDir)) {
-    if (file !== bundle && file !== `${bundle}.v8` && pattern.test(file)) rmSync(join(where.cacheDir, file), { force: true });
+    if (file !== bundle && !file.startsWith(`${bundle}.`) && pattern.test(file)) rmSync(join(where.cacheDir, file), { force: true });
   }
   return { path: join(where.cacheDir, bundle), packages };
 }
@@ -272,16 +290,31 @@ function withoutComments(text) {
 }
 
 /**
- * Runs a bundle through `node:vm`, with the V8 code cache `<bundle>.v8` when
- * there is one V8 accepts; without one (or when V8 rejects it: another node), it writes one when
- * the process exits, holding everything the run compiled. Returns the bundle's exports.
- * @param {string} path
- * @param {NodeJS.Require} [require]  what the bundle's `require` is (default: resolving from its own place)
- * @returns {{ exports: Record<string, unknown>, cache: "used" | "written-at-exit" }}
+ * The code cache's name for this node and its flags: V8 rejects a cache made under other flags
+ * (`npm run synth` passes --max-semi-space-size=2, `node bin/plue.mjs synth` does not), so each
+ * has its own instead of rewriting one in turn.
+ * @param {string} path the bundle
  */
-export function runWithCodeCache(path, require = createRequire(path)) {
-  const source = readFileSync(path, "utf8");
-  const cachePath = `${path}.v8`;
+export function codeCachePath(path) {
+  // Options, not what they carry (`-e <code>`, `--input-type` change no compilation).
+  const options = process.execArgv.filter((a) => a.startsWith("--") && !a.startsWith("--input-type") && a !== "--eval" && a !== "--print");
+  const flags = JSON.stringify([process.version, process.arch, options, process.env.NODE_OPTIONS ?? ""]);
+  return `${path}.${sha256(flags).slice(0, 8)}.v8`;
+}
+
+/**
+ * Runs a bundle through `node:vm`, with its V8 code cache ({@link codeCachePath}) when there is
+ * one V8 accepts; without one (or when V8 rejects it), it writes one when the process exits with
+ * code 0, holding everything the run compiled (not after a failed run or `writeCache: false`,
+ * which compiled less). Returns the bundle's exports.
+ * @param {string} path
+ * @param {{ source?: string, require?: NodeJS.Require, writeCache?: boolean }} [options]
+ *   the bundle's text (default: read from `path`), its `require` (default: resolving from its
+ *   own place), whether a missing cache is written
+ * @returns {{ exports: Record<string, unknown>, cache: "used" | "written-at-exit" | "none" }}
+ */
+export function runWithCodeCache(path, { source = readFileSync(path, "utf8"), require = createRequire(path), writeCache = true } = {}) {
+  const cachePath = codeCachePath(path);
   let cachedData;
   try {
     cachedData = readFileSync(cachePath);
@@ -292,25 +325,21 @@ export function runWithCodeCache(path, require = createRequire(path)) {
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: path,
     ...(cachedData === undefined ? {} : { cachedData }),
-    // import() inside the bundle resolves as in any CommonJS module.
-    ...(vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined
-      ? {}
-      : { importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER }),
   });
   const module = { exports: {}, id: path, filename: path, loaded: false };
   script.runInThisContext()(module.exports, require, module, path, dirname(path));
   module.loaded = true;
-  const used = cachedData !== undefined && !script.cachedDataRejected;
-  if (!used) {
-    process.once("exit", () => {
-      try {
-        writeAtomically(cachePath, script.createCachedData());
-      } catch {
-        // A cache that cannot be written costs the next start its compilation, nothing else.
-      }
-    });
-  }
-  return { exports: module.exports, cache: used ? "used" : "written-at-exit" };
+  if (cachedData !== undefined && !script.cachedDataRejected) return { exports: module.exports, cache: "used" };
+  if (!writeCache) return { exports: module.exports, cache: "none" };
+  process.once("exit", (code) => {
+    if (code !== 0) return;
+    try {
+      writeAtomically(cachePath, script.createCachedData());
+    } catch {
+      // A cache that cannot be written costs the next start its compilation, nothing else.
+    }
+  });
+  return { exports: module.exports, cache: "written-at-exit" };
 }
 
 /**
@@ -324,23 +353,39 @@ function vendorSource(packages) {
 }
 
 /**
+ * A fresh bundle and its text; when the file is gone between the check and the read (a
+ * concurrent rebuild pruned it), that one bundle is built again, once.
+ * @param {Where & { name: string }} options
+ */
+async function readFresh(options) {
+  for (let attempt = 0; ; attempt++) {
+    const bundle = await ensureBundle({ ...options, rebuild: attempt > 0 });
+    try {
+      return { ...bundle, source: readFileSync(bundle.path, "utf8") };
+    } catch (error) {
+      if (attempt > 0 || /** @type {{ code?: string }} */ (error).code !== "ENOENT") throw error;
+    }
+  }
+}
+
+/**
  * A work bundle and its vendor bundle, both code-cached; the work's `require` takes its packages
  * from the vendor bundle.
  * @param {Where & { name: string }} options
- * @param {boolean} rebuild
+ * @param {boolean} writeCache
  */
-async function loadVendored(options, rebuild) {
-  const work = await ensureBundle({ ...options, packages: "external", rebuild });
-  const vendor = await ensureBundle({
+async function loadVendored(options, writeCache) {
+  const work = await readFresh({ ...options, packages: "external", vm: true });
+  const vendor = await readFresh({
     root: options.root,
     cacheDir: options.cacheDir,
     name: `${options.name}-vendor`,
     entry: `${options.name}-vendor.js`,
     source: vendorSource(work.packages),
     packages: "bundle",
-    rebuild,
+    vm: true,
   });
-  const vendored = runWithCodeCache(vendor.path).exports;
+  const vendored = runWithCodeCache(vendor.path, { source: vendor.source, writeCache }).exports;
   const base = createRequire(work.path);
   /** @type {NodeJS.Require} */
   const require = Object.assign((/** @type {string} */ id) => (Object.hasOwn(vendored, id) ? vendored[id] : base(id)), {
@@ -349,27 +394,25 @@ async function loadVendored(options, rebuild) {
     extensions: base.extensions,
     main: base.main,
   });
-  return runWithCodeCache(work.path, require).exports;
+  return runWithCodeCache(work.path, { source: work.source, require, writeCache }).exports;
 }
 
 /**
  * Loads a command's bundle (building it when needed) and returns its exports: with
  * `createRequire`, or with its packages from a vendor bundle (`packages: "vendor"`).
- * @param {Omit<Where, "packages"> & { name: string, packages?: "external" | "vendor" }} options
+ * @param {Omit<Where, "packages" | "vm"> & { name: string, packages?: "external" | "vendor", writeCodeCache?: boolean }} options
+ *   `writeCodeCache: false` for a run that compiles less than a real one (`--load-only`)
  * @returns {Promise<Record<string, unknown>>}
  */
-export async function loadBundle(options) {
+export async function loadBundle({ writeCodeCache = true, ...options }) {
+  if (options.packages === "vendor") return loadVendored({ ...options, packages: "external" }, writeCodeCache);
   for (let attempt = 0; ; attempt++) {
-    let path;
+    const { path } = await ensureBundle({ ...options, packages: "external", rebuild: attempt > 0 });
     try {
-      if (options.packages === "vendor") return await loadVendored({ ...options, packages: "external" }, attempt > 0);
-      ({ path } = await ensureBundle({ ...options, packages: "external", rebuild: attempt > 0 }));
       return createRequire(path)(path);
     } catch (error) {
-      // A bundle removed by a concurrent rebuild between the check and the load: build again, once.
-      const { code } = /** @type {{ code?: string }} */ (error);
-      const gone = code === "ENOENT" || (code === "MODULE_NOT_FOUND" && path !== undefined && !existsSync(path));
-      if (attempt > 0 || !gone) throw error;
+      // Removed by a concurrent rebuild between the check and the load: build it again, once.
+      if (attempt > 0 || existsSync(path) || /** @type {{ code?: string }} */ (error).code !== "MODULE_NOT_FOUND") throw error;
     }
   }
 }

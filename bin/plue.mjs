@@ -66,6 +66,29 @@ Examples:
   node bin/plue.mjs synth --help
 `;
 
+/** A command's module could not be built or loaded: `message` is the line to print (exit 1). */
+class LoadError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = "LoadError";
+  }
+}
+
+/**
+ * The one line that says why a command's bundle could not be built or loaded, and the fix.
+ * @param {string} name the command
+ * @param {unknown} error
+ */
+function loadFailure(name, error) {
+  if (error instanceof BundleError) return error.message;
+  const { code, message } = /** @type {{ code?: string, message?: string }} */ (error);
+  const missing = code === "MODULE_NOT_FOUND" ? /Cannot find module '([^']+)'/.exec(String(message))?.[1] : undefined;
+  if (missing !== undefined) return `plue ${name}: '${missing}' cannot be loaded (got MODULE_NOT_FOUND). Run npm ci.`;
+  const first = String(message ?? error).split("\n")[0];
+  return `plue ${name}: the command could not be loaded: ${first}. Run npm ci, then try again.`;
+}
+
 /**
  * @param {string[]} argv the arguments after `bin/plue.mjs`
  * @returns {Promise<number>} the exit code
@@ -90,18 +113,7 @@ async function launch(argv) {
     const external = work === undefined ? [] : [work.specifier];
     bundle = /** @type {typeof bundle} */ (await loadBundle({ root: ROOT, cacheDir: CACHE_DIR, name, entry, external }));
   } catch (error) {
-    if (error instanceof BundleError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    const { code, message } = /** @type {{ code?: string, message?: string }} */ (error);
-    const missing = code === "MODULE_NOT_FOUND" ? /Cannot find module '([^']+)'/.exec(String(message))?.[1] : undefined;
-    if (missing !== undefined) {
-      process.stderr.write(`plue ${name}: '${missing}' cannot be loaded (got MODULE_NOT_FOUND). Run npm ci.\n`);
-      return 1;
-    }
-    const first = String(message ?? error).split("\n")[0];
-    process.stderr.write(`plue ${name}: the command could not be loaded: ${first}. Run npm ci, then try again.\n`);
+    process.stderr.write(`${loadFailure(name, error)}\n`);
     return 1;
   }
   const work = COMMANDS[name]?.work;
@@ -114,6 +126,7 @@ async function launch(argv) {
     ...(work === undefined
       ? {}
       : {
+          // Its failures reach the command as one line it prints with exit 1 (LoadError).
           loadWork: () =>
             loadBundle({
               root: ROOT,
@@ -121,6 +134,9 @@ async function launch(argv) {
               name: `${name}-work`,
               entry: work.entry,
               packages: /** @type {const} */ ("vendor"),
+              writeCodeCache: !loadOnly,
+            }).catch((error) => {
+              throw new LoadError(loadFailure(name, error));
             }),
         }),
   };

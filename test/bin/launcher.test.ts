@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { BundleError, ensureBundle, loadBundle } from "../../bin/bundle-cache.mjs";
@@ -175,12 +175,13 @@ function runVendored(options: ReturnType<typeof vendoredProject>["options"]) {
   ]);
 }
 
-/** Runs a bundle through runWithCodeCache in a fresh process; prints whether V8 took its cache. */
-function cacheUse(path: string) {
+/** Runs a bundle through runWithCodeCache in a fresh process (node `flags`, exit code `exit`); prints whether V8 took its cache. */
+function cacheUse(path: string, flags: readonly string[] = [], exit = 0) {
   return node([
+    ...flags,
     "--input-type=module",
     "-e",
-    `const m = await import(${JSON.stringify(CACHE_MODULE)}); process.stdout.write(m.runWithCodeCache(${JSON.stringify(path)}).cache);`,
+    `const m = await import(${JSON.stringify(CACHE_MODULE)}); process.stdout.write(m.runWithCodeCache(${JSON.stringify(path)}).cache); process.exitCode = ${exit};`,
   ]);
 }
 
@@ -223,16 +224,57 @@ describe("a work bundle with its packages in a vendor bundle (packages: vendor)"
     const { cacheDir, options } = vendoredProject();
     expect((await runVendored(options)).code).toBe(0);
     const caches = readdirSync(cacheDir)
-      .filter((f) => f.endsWith(".cjs.v8"))
+      .filter((f) => f.endsWith(".v8"))
       .sort();
     expect(caches).toHaveLength(2);
-    expect(caches[0]).toMatch(/^work-vendor\.[0-9a-f]{16}\.cjs\.v8$/);
-    expect(caches[1]).toMatch(/^work\.[0-9a-f]{16}\.cjs\.v8$/);
-    const bundle = join(cacheDir, (caches[1] ?? "").replace(/\.v8$/, ""));
+    expect(caches[0]).toMatch(/^work-vendor\.[0-9a-f]{16}\.cjs\.[0-9a-f]{8}\.v8$/);
+    expect(caches[1]).toMatch(/^work\.[0-9a-f]{16}\.cjs\.[0-9a-f]{8}\.v8$/);
+    const bundle = join(cacheDir, (caches[1] ?? "").replace(/\.[0-9a-f]{8}\.v8$/, ""));
     expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "used", stderr: "" });
-    writeFileSync(`${bundle}.v8`, "not a code cache");
+    writeFileSync(join(cacheDir, caches[1] ?? ""), "not a code cache");
     expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "written-at-exit", stderr: "" });
     expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "used", stderr: "" });
+  });
+
+  it("keeps one code cache per set of node flags (V8 rejects another's), and writes none after a failed run", async () => {
+    const { cacheDir, options } = vendoredProject();
+    expect((await runVendored(options)).code).toBe(0);
+    const bundle = join(cacheDir, readdirSync(cacheDir).find((f) => /^work\.[0-9a-f]{16}\.cjs$/.test(f)) ?? "");
+    const flagged = ["--max-semi-space-size=2"];
+    expect(await cacheUse(bundle, flagged, 3)).toEqual({ code: 3, stdout: "written-at-exit", stderr: "" });
+    // Nothing was written after the failed run: this run writes it.
+    expect(await cacheUse(bundle, flagged)).toEqual({ code: 0, stdout: "written-at-exit", stderr: "" });
+    expect(await cacheUse(bundle, flagged)).toEqual({ code: 0, stdout: "used", stderr: "" });
+    // The unflagged one is still there and still taken.
+    expect(await cacheUse(bundle)).toEqual({ code: 0, stdout: "used", stderr: "" });
+    expect(readdirSync(cacheDir).filter((f) => f.startsWith(`${basename(bundle)}.`) && f.endsWith(".v8"))).toHaveLength(2);
+  });
+
+  it("turns import() into require() in a bundle run from a code cache (a cached script has no import() loader)", async () => {
+    const { root, options } = vendoredProject();
+    writeFileSync(join(root, "app", "lazy.ts"), 'export const LAZY: string = "lazy";\n');
+    writeFileSync(
+      join(root, "app", "work.ts"),
+      'export async function main(): Promise<string> {\n  const { VENDORED } = await import("fakepkg");\n  return `${(await import("./lazy.ts")).LAZY} ${VENDORED}`;\n}\n',
+    );
+    const script = `const m = await import(${JSON.stringify(CACHE_MODULE)}); const b = await m.loadBundle(${JSON.stringify(options)}); process.stdout.write(await b.main());`;
+    // The second run is the one compiled from the code cache the first wrote.
+    for (let run = 0; run < 2; run++) {
+      expect(await node(["--input-type=module", "-e", script])).toEqual({ code: 0, stdout: "lazy from fakepkg 1", stderr: "" });
+    }
+    const work = readdirSync(options.cacheDir).find((f) => /^work\.[0-9a-f]{16}\.cjs$/.test(f)) ?? "";
+    expect(readFileSync(join(options.cacheDir, work), "utf8")).not.toMatch(/\bimport\(/);
+  });
+
+  it("says to run npm ci when the work imports a package that is not installed", async () => {
+    const { root, options } = vendoredProject();
+    rmSync(join(root, "node_modules", "fakepkg"), { recursive: true });
+    // The vendor bundle is where packages are resolved; it fails before anything runs.
+    const error = await loadBundle(options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BundleError);
+    expect((error as Error).message).toMatch(
+      /^work-vendor\.js:2:\d+: 'fakepkg' is not installed \(got Could not resolve "fakepkg"\)\. Run npm ci\.$/,
+    );
   });
 });
 
