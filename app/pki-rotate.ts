@@ -119,7 +119,6 @@ export async function rotate(ctx: Context, kind: RotationKind, phase: RotationPh
   const journalPath = env.file(STORE_FILES.journal);
   const fault = faultHook(ctx.io);
   const interrupted = readJournal(journalPath);
-  let restarted = false;
   if (interrupted !== undefined) {
     if (interrupted.command !== ctx.command) {
       throw new InconsistentStoreError(
@@ -140,7 +139,6 @@ export async function rotate(ctx: Context, kind: RotationKind, phase: RotationPh
     if (outcome !== "restart") {
       return report(ctx, env, kind, phase, { changes, steps: outcome.applied, dryRun: false, resumed: true });
     }
-    restarted = true;
     ctx.warn(
       `pki ${ctx.command}: the interrupted run had not written its new key yet; its other new keys were moved to backups, and the command starts again.`,
     );
@@ -155,7 +153,8 @@ export async function rotate(ctx: Context, kind: RotationKind, phase: RotationPh
   ensurePrivateDir(env.layout.privateDir, ctx.warn);
   ensurePublicDir(env.layout.publicDir);
   const outcome = startJournal(plan.journal, { journalPath, secrets: plan.secrets, ...(fault === undefined ? {} : { afterStep: fault }) });
-  return report(ctx, env, kind, phase, { changes, steps: outcome.applied, dryRun: false, resumed: restarted, cloudflare });
+  // A run that started over (the warning above says so) completed nothing of the interrupted one.
+  return report(ctx, env, kind, phase, { changes, steps: outcome.applied, dryRun: false, resumed: false, cloudflare });
 }
 
 /** A journal is resumed only on the store and public directory it was written for. */

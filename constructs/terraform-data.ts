@@ -30,4 +30,9 @@ export class TerraformData extends TerraformResource {
   protected override synthesizeAttributes(): Record<string, unknown> {
     return { input: { ...this.input } };
   }
+
+  /** The plan is synthesized as JSON only; an HCL synth would otherwise drop `input` silently. */
+  protected override synthesizeHclAttributes(): Record<string, unknown> {
+    throw new Error(`TerraformData ${this.node.path}: HCL output is not supported (got an HCL synth). Synthesize JSON (npm run synth).`);
+  }
 }

@@ -13,7 +13,7 @@
  * @see https://developers.cloudflare.com/api/resources/origin_tls_client_auth/subresources/zone_certificates/methods/list/
  */
 import { certificateSha256 } from "../lib/cert-id.ts";
-import { normalisePem, PemError } from "../lib/pem.ts";
+import { normalisePem } from "../lib/pem.ts";
 import { OperationalError } from "./errors.ts";
 
 /** Where and how to ask. */
@@ -65,28 +65,31 @@ export async function aopCertificateStatus(query: AopStatusQuery): Promise<AopSt
   });
   const wanted = certificateSha256(query.certificatePem);
   const zone: { id: string; status: string; expiresOn: string | null }[] = [];
+  // The same certificate may be listed twice (an old upload pending deletion, a new one): an
+  // active one wins.
   let found: { id: string; status: string } | undefined;
   try {
     for await (const cert of client.originTLSClientAuth.zoneCertificates.list({ zone_id: query.zoneId })) {
       const id = cert.id ?? "?";
       const status = cert.status ?? "unknown";
       zone.push({ id, status, expiresOn: cert.expires_on ?? null });
-      if (found === undefined && typeof cert.certificate === "string" && fingerprintOf(cert.certificate) === wanted) found = { id, status };
+      if (typeof cert.certificate === "string" && fingerprintOf(cert.certificate) === wanted && found?.status !== "active")
+        found = { id, status };
     }
   } catch (error) {
     throw new OperationalError(
-      `cloudflare: ${apiProblem(error)} (zone ${query.zoneId}). Check CLOUDFLARE_API_TOKEN (SSL and Certificates Read on the zone) and edge.cloudflareZoneId, or confirm by hand and pass --confirmed-active.`,
+      `cloudflare: ${apiProblem(error).replaceAll(query.apiToken, "<token>")} (zone ${query.zoneId}). Check CLOUDFLARE_API_TOKEN (SSL and Certificates Read on the zone) and edge.cloudflareZoneId, or confirm by hand and pass --confirmed-active.`,
     );
   }
   return { id: found?.id ?? null, status: found?.status ?? "not-uploaded", zone };
 }
 
+/** The SHA-256 fingerprint of a listed certificate, or undefined when it is not one PEM can read. */
 function fingerprintOf(pem: string): string | undefined {
   try {
     return certificateSha256(normalisePem(pem));
-  } catch (error) {
-    if (error instanceof PemError || error instanceof Error) return undefined;
-    throw error;
+  } catch {
+    return undefined;
   }
 }
 

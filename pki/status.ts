@@ -227,7 +227,8 @@ export function assessStore(dir: string, now: Date, warnDays: number = DEFAULT_W
     const caNotAfter = ca === undefined ? null : parseOpensslTime(ca.x509.validTo);
     const worksUntil = caNotAfter !== null && caNotAfter < notAfter ? caNotAfter : notAfter;
     const renewal = renewalDueDate(notBefore, worksUntil, warnDays);
-    const condition: CertificateCondition = now >= notAfter ? "expired" : now >= renewal ? "renewal-due" : "ok";
+    // A leaf stops working with its CA: expired once either has.
+    const condition: CertificateCondition = now >= worksUntil ? "expired" : now >= renewal ? "renewal-due" : "ok";
     certificates.push({
       role: l.spec.role,
       state: l.spec.state,
@@ -255,7 +256,7 @@ export function assessStore(dir: string, now: Date, warnDays: number = DEFAULT_W
     else due = true;
     const when =
       condition === "expired"
-        ? `expired on ${notAfter.toISOString()}`
+        ? `expired on ${worksUntil.toISOString()}${worksUntil < notAfter ? ` with its CA ${ca?.path ?? ""}` : ""}`
         : `is due for renewal since ${renewal.toISOString().slice(0, 10)} (2/3 of its lifetime or ${warnDays} days before ${worksUntil.toISOString().slice(0, 10)}), ${Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS)} days left`;
     warnings.push(`warning: ${l.spec.state === "next" ? "next " : ""}${l.spec.role} certificate ${l.path} ${when}. ${FIX[l.spec.role]}`);
   }

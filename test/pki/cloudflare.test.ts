@@ -23,8 +23,11 @@ const dirs = tempDirs();
 let begun: string;
 let server: Server;
 let baseUrl: string;
-/** What the server answers next: the statuses of the old and the new certificate, or an error. */
-let answer: { kind: "list"; old: string; next: string | null } | { kind: "error"; status: number } = {
+/**
+ * What the server answers next: the statuses of the old and the new certificate (and of an
+ * earlier upload of the new one, listed first), or an error.
+ */
+let answer: { kind: "list"; old: string; next: string | null; earlierNext?: string } | { kind: "error"; status: number } = {
   kind: "list",
   old: "active",
   next: null,
@@ -71,10 +74,18 @@ function respond(req: IncomingMessage): { status: number; body: unknown } {
   if (answer.kind === "error") {
     return {
       status: answer.status,
-      body: { success: false, errors: [{ code: 10000, message: "Authentication error" }], messages: [], result: null },
+      // Echoes the credential it was sent, so a message that passed it through would show it.
+      body: {
+        success: false,
+        errors: [{ code: 10000, message: `Authentication error for ${req.headers.authorization ?? ""}` }],
+        messages: [],
+        result: null,
+      },
     };
   }
   const result = [element("0b1d0000000000000000000000000001", read(join(begun, "client.pem")), answer.old)];
+  if (answer.earlierNext !== undefined)
+    result.push(element("0b1d0000000000000000000000000003", read(join(begun, "client-next.pem")), answer.earlierNext));
   if (answer.next !== null) result.push(element("0b1d0000000000000000000000000002", read(join(begun, "client-next.pem")), answer.next));
   return { status: 200, body: { success: true, errors: [], messages: [], result } };
 }
@@ -130,6 +141,17 @@ describe("aopCertificateStatus (the real SDK, a local API)", () => {
     });
   });
 
+  it("takes the active upload when the certificate is listed twice (an earlier one pending deletion)", async () => {
+    answer = { kind: "list", old: "active", next: "active", earlierNext: "pending_deletion" };
+    const status = await aopCertificateStatus({
+      zoneId: ZONE,
+      apiToken: TOKEN,
+      baseUrl,
+      certificatePem: read(join(begun, "client-next.pem")),
+    });
+    expect({ id: status.id, status: status.status }).toEqual({ id: "0b1d0000000000000000000000000002", status: "active" });
+  });
+
   it("reports not-uploaded when no certificate of the zone has the fingerprint", async () => {
     answer = { kind: "list", old: "active", next: null };
     const status = await aopCertificateStatus({
@@ -152,7 +174,7 @@ describe("aopCertificateStatus (the real SDK, a local API)", () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe(
-      `cloudflare: the API answered 403 (10000 Authentication error) (zone ${ZONE}). Check CLOUDFLARE_API_TOKEN (SSL and Certificates Read on the zone) and edge.cloudflareZoneId, or confirm by hand and pass --confirmed-active.`,
+      `cloudflare: the API answered 403 (10000 Authentication error for Bearer <token>) (zone ${ZONE}). Check CLOUDFLARE_API_TOKEN (SSL and Certificates Read on the zone) and edge.cloudflareZoneId, or confirm by hand and pass --confirmed-active.`,
     );
     expect((error as Error).message).not.toContain(TOKEN);
   });

@@ -143,6 +143,31 @@ describe.concurrent("SIGKILL after each write step, then the same command again"
     for (const key of before) expect(after).toContain(key);
   });
 
+  it("rotate ca begin killed after writing the next CA key, before the next client key: the same command starts over and keeps the orphaned key as a backup", async () => {
+    const dir = copy(base);
+    const before = keys(dir);
+    const killed = await killedAt(["rotate", "ca", "begin", "--dir", dir], 1);
+    expect(killed.signal, killed.stderr).toBe("SIGKILL");
+    expectKilledAfter(dir, 1, 6);
+    const orphan = read(join(dir, "ca-next.key.pem"));
+    expect((await pki(["status", "--dir", dir], null)).code).toBe(2);
+
+    const again = await pki(["rotate", "ca", "begin", "--dir", dir], PASSPHRASE);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(
+      "the interrupted run had not written its new key yet; its other new keys were moved to backups, and the command starts again.",
+    );
+    expect(again.stdout).not.toContain("completed the interrupted run");
+    expect(existsSync(join(dir, "rotation.json"))).toBe(false);
+    const backups = readdirSync(dir).filter((n) => n.startsWith("ca-next.key.pem.bak-"));
+    expect(backups.map((n) => read(join(dir, n)))).toEqual([orphan]);
+    expect(read(join(dir, "ca-next.key.pem"))).not.toBe(orphan);
+    const verified = await openssl(["verify", "-CAfile", join(dir, "ca-next.pem"), "-purpose", "sslclient", join(dir, "client-next.pem")]);
+    expect(verified.stdout.trim(), verified.stderr).toBe(`${join(dir, "client-next.pem")}: OK`);
+    const after = keys(dir);
+    for (const key of [...before, orphan]) expect(after).toContain(key);
+  });
+
   it("a step the command never reaches kills nothing: the command runs to the end", async () => {
     const dir = copy(base);
     const r = await killedAt(["rotate", "client", "begin", "--dir", dir], 99);

@@ -138,6 +138,20 @@ describe("renewal is due at 2/3 of the lifetime or --warn-days before the end, w
     expect(r.code).toBe(0);
     expect((await status(dir, day(67))).code).toBe(1);
   });
+
+  it("reports a leaf as expired once its CA has expired, though its own notAfter is later (exit 2)", async () => {
+    const shortCa = testCa({ organization: "Plue Example", validityDays: 100, now: T0 });
+    const dir = store({ "client.pem": leaf(shortCa, day(0), 365), "client.key.pem": leafKey.privateKeyPem }, shortCa);
+    const r = await status(dir, day(101));
+    expect(r.code).toBe(2);
+    expect(r.json.certificates.map((x) => [x.role, x.condition])).toEqual([
+      ["ca", "expired"],
+      ["client", "expired"],
+    ]);
+    expect(r.stderr).toContain(
+      `warning: client certificate ${join(dir, "client.pem")} expired on ${day(100).toISOString()} with its CA ${join(dir, "ca.pem")}.`,
+    );
+  });
 });
 
 describe("exit codes", () => {

@@ -38,8 +38,11 @@ function name(role: "CA" | "client", pem: string): string {
   return label;
 }
 
-/** The AOP certificates, the trust anchors and the AOP switch's order, certificates named. */
-function edgeView(): Json {
+/**
+ * The AOP certificates, the trust anchors and the AOP switch's order, certificates named; and
+ * each AOP certificate's Terraform address (random per run, so beside the view, not in it).
+ */
+function edgeView(): { view: Json; addresses: Record<string, string> } {
   const config: PlueConfig = { ...exampleConfig(), pki: { ...exampleConfig().pki, publicDir: "public" } };
   const certs = loadPublicCerts(config, { repoRoot: store });
   name("CA", certs.caPem);
@@ -51,11 +54,13 @@ function edgeView(): Json {
   const aop = resources(tf, "cloudflare_authenticated_origin_pulls_certificate") as Record<string, Json>;
   const byId = new Map<string, string>();
   const certificates: Json = {};
+  const addresses: Record<string, string> = {};
   for (const [address, cert] of Object.entries(aop)) {
     const who = label(cert.certificate as string);
     // The address carries the certificate's own id, so it survives the certificate's renaming.
     expect(address).toContain(`origin-pull-certificate-${certificateId(cert.certificate as string)}`);
     byId.set(`cloudflare_authenticated_origin_pulls_certificate.${address}`, who);
+    addresses[who] = address;
     certificates[who] = {
       certificate: who,
       private_key: String(cert.private_key).replace(/\.[A-Za-z0-9_-]+\.secret_data/, ".<client key>.secret_data"),
@@ -66,9 +71,14 @@ function edgeView(): Json {
   const trust = Object.values(resources(tf, "google_certificate_manager_trust_config"))[0] as Json;
   const settings = Object.values(resources(tf, "cloudflare_authenticated_origin_pulls_settings"))[0] as Json;
   return {
-    aopCertificates: certificates,
-    trustAnchors: (trust.trust_stores as Json[]).flatMap((s) => (s.trust_anchors as Json[]).map((a) => label(a.pem_certificate as string))),
-    aopEnabledAfter: (settings.depends_on as string[]).map((d) => byId.get(d) ?? d).sort(),
+    view: {
+      aopCertificates: certificates,
+      trustAnchors: (trust.trust_stores as Json[]).flatMap((s) =>
+        (s.trust_anchors as Json[]).map((a) => label(a.pem_certificate as string)),
+      ),
+      aopEnabledAfter: (settings.depends_on as string[]).map((d) => byId.get(d) ?? d).sort(),
+    },
+    addresses,
   };
 }
 
@@ -78,20 +88,27 @@ async function rotate(kind: string, phase: string): Promise<void> {
 }
 
 const stages: Record<string, Json> = {};
+const addressesAt: Record<string, Record<string, string>> = {};
+
+function record(stage: string): void {
+  const { view, addresses } = edgeView();
+  stages[stage] = view;
+  addressesAt[stage] = addresses;
+}
 
 beforeAll(async () => {
   store = join(dirs.make(), "store");
   await writeStore(store, new Date());
 
-  stages.before = edgeView();
+  record("before");
   await rotate("client", "begin");
-  stages.duringClient = edgeView();
+  record("duringClient");
   await rotate("client", "finish");
-  stages.afterClient = edgeView();
+  record("afterClient");
   await rotate("ca", "begin");
-  stages.duringCa = edgeView();
+  record("duringCa");
   await rotate("ca", "finish");
-  stages.afterCa = edgeView();
+  record("afterCa");
 }, 120_000);
 
 describe("the edge plan through a client rotation", () => {
@@ -108,13 +125,15 @@ describe("the edge plan through a client rotation", () => {
     expect(stages.duringClient).toMatchSnapshot();
   });
 
-  it("keeps the current certificate's address unchanged when the next one is added (no replacement of the serving upload)", () => {
+  it("keeps the current certificate's address and block unchanged when the next one is added (no replacement of the serving upload)", () => {
+    expect(addressesAt.duringClient?.["client #1"]).toBe(addressesAt.before?.["client #1"]);
     expect(stages.duringClient?.aopCertificates["client #1"]).toEqual(stages.before?.aopCertificates["client #1"]);
   });
 
   it("carries one AOP certificate after finish: the next one, at the address it was uploaded under", () => {
     // client #2 is now client.pem: the same certificate, so the same name and address.
     expect(Object.keys(stages.afterClient?.aopCertificates)).toEqual(["client #2"]);
+    expect(addressesAt.afterClient?.["client #2"]).toBe(addressesAt.duringClient?.["client #2"]);
     expect(stages.afterClient?.aopCertificates["client #2"]).toEqual(stages.duringClient?.aopCertificates["client #2"]);
     expect(stages.afterClient).toMatchSnapshot();
   });
@@ -125,12 +144,14 @@ describe("the edge plan through a CA rotation", () => {
     expect(stages.duringCa?.trustAnchors).toEqual(["CA #1", "CA #2"]);
     expect(Object.keys(stages.duringCa?.aopCertificates).sort()).toEqual(["client #2", "client #3"]);
     expect(stages.duringCa?.aopCertificates["client #3"].depends_on).toEqual(["google_certificate_manager_trust_config.<id>"]);
+    expect(addressesAt.duringCa?.["client #2"]).toBe(addressesAt.afterClient?.["client #2"]);
     expect(stages.duringCa).toMatchSnapshot();
   });
 
   it("trusts only the new CA after finish, with one AOP certificate: the new CA's", () => {
     expect(stages.afterCa?.trustAnchors).toEqual(["CA #2"]);
     expect(Object.keys(stages.afterCa?.aopCertificates)).toEqual(["client #3"]);
+    expect(addressesAt.afterCa?.["client #3"]).toBe(addressesAt.duringCa?.["client #3"]);
     expect(stages.afterCa).toMatchSnapshot();
   });
 });
