@@ -273,7 +273,7 @@ async function build(where, name, key, manifestPath) {
   writeAtomically(manifestPath, `${JSON.stringify({ key, bundle, inputs, packages }, null, 2)}\n`);
   // Older bundles of this command and their code caches; a process still about to load one
   // rebuilds (see loadBundle).
-  const pattern = new RegExp(`^${name}\\.[0-9a-f]{16}\\.cjs(\\.[0-9a-f]{8}\\.v8)?$`);
+  const pattern = new RegExp(`^${name}\\.[0-9a-f]{16}\\.cjs(\\.([0-9a-f]{8}\\.)?v8)?$`);
   for (const file of readdirSync(where.cacheDir)) {
     if (file !== bundle && !file.startsWith(`${bundle}.`) && pattern.test(file)) rmSync(join(where.cacheDir, file), { force: true });
   }

@@ -209,6 +209,13 @@ describe("a work bundle with its packages in a vendor bundle (packages: vendor)"
     expect((await work()).built).toBe(true);
     expect((await runVendored(options)).stdout).toBe(`two from fakepkg 1 ${root}/`);
     expect(vendorFiles()).toEqual(before);
+    // The old work bundle went with its code cache: what is left belongs to the new one.
+    const workFiles = readdirSync(options.cacheDir).filter((f) => /^work\.[0-9a-f]{16}\.cjs/.test(f));
+    const current = workFiles.find((f) => f.endsWith(".cjs")) ?? "";
+    expect(workFiles.sort()).toEqual([
+      current,
+      expect.stringMatching(new RegExp(`^${current.replaceAll(".", "\\.")}\\.[0-9a-f]{8}\\.v8$`)),
+    ]);
 
     writeFileSync(join(root, "node_modules", "fakepkg", "index.js"), "exports.VENDORED = 'from fakepkg 2';\n");
     writeFileSync(
