@@ -50,9 +50,6 @@ export interface SynthCommandOptions {
   readonly cwd?: string;
 }
 
-/** The specifier of the work module: the launcher builds it as a bundle of its own (bin/plue.mjs). */
-export const WORK_MODULE = "./synth.ts";
-
 type SynthModule = typeof import("./synth.ts");
 
 /**

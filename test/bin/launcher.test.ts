@@ -286,6 +286,26 @@ describe("a work bundle with its packages in a vendor bundle (packages: vendor)"
 });
 
 describe("bin/plue.mjs", () => {
+  it("keeps synth's work out of synth's command bundle (--help loads no provider binding) and its packages for the vendor bundle", async () => {
+    // Built as the launcher builds them, into a cache of the test's own (never the repository's).
+    const cacheDir = join(work, "synth-split");
+    const command = await ensureBundle({
+      root: REPO_ROOT,
+      cacheDir,
+      name: "synth",
+      entry: "app/synth-command.ts",
+      external: ["./synth.ts"],
+    });
+    const manifest = JSON.parse(readFileSync(join(cacheDir, "synth.json"), "utf8")) as { inputs: Record<string, string> };
+    const inputs = Object.keys(manifest.inputs);
+    expect(inputs).not.toContain("app/synth.ts");
+    expect(inputs.filter((f) => f.startsWith("stacks/") || f.startsWith("charts/") || f.startsWith("constructs/"))).toEqual([]);
+    expect(command.packages).toEqual(["commander"]);
+    const synthWork = await ensureBundle({ root: REPO_ROOT, cacheDir, name: "synth-work", entry: "app/synth.ts", vm: true });
+    expect(synthWork.packages).toContain("cdktf");
+    expect(synthWork.packages.filter((p) => p.startsWith("@cdktf/provider-google/lib/"))).not.toEqual([]);
+  });
+
   it("runs every npm script and cdktf.json's app through the launcher", () => {
     const scripts = npmScripts();
     expect(scripts.synth).toBe("node --max-semi-space-size=2 bin/plue.mjs synth");
