@@ -14,6 +14,7 @@ import {
   type ContainerResources,
   guaranteedResources,
   NOT_ON_SANDBOX_NODES,
+  spreadOverZonesAndNodes,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from "./restricted.ts";
@@ -107,20 +108,7 @@ export class ApiChart extends Chart {
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(),
             affinity: NOT_ON_SANDBOX_NODES,
-            topologySpreadConstraints: [
-              {
-                maxSkew: 1,
-                topologyKey: "topology.kubernetes.io/zone",
-                whenUnsatisfiable: "DoNotSchedule",
-                labelSelector: { matchLabels: labels },
-              },
-              {
-                maxSkew: 1,
-                topologyKey: "kubernetes.io/hostname",
-                whenUnsatisfiable: "ScheduleAnyway",
-                labelSelector: { matchLabels: labels },
-              },
-            ],
+            topologySpreadConstraints: spreadOverZonesAndNodes(labels),
             terminationGracePeriodSeconds: 30,
             containers: [
               {

@@ -19,6 +19,7 @@ import { DNS_PORTS, dnsPeers, tcp } from "../lib/network-policy.ts";
 import {
   guaranteedResources,
   NOT_ON_SANDBOX_NODES,
+  spreadOverZonesAndNodes,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from "./restricted.ts";
@@ -182,20 +183,7 @@ export class EgressGatewayChart extends Chart {
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(),
             affinity: NOT_ON_SANDBOX_NODES,
-            topologySpreadConstraints: [
-              {
-                maxSkew: 1,
-                topologyKey: "topology.kubernetes.io/zone",
-                whenUnsatisfiable: "DoNotSchedule",
-                labelSelector: { matchLabels: labels },
-              },
-              {
-                maxSkew: 1,
-                topologyKey: "kubernetes.io/hostname",
-                whenUnsatisfiable: "ScheduleAnyway",
-                labelSelector: { matchLabels: labels },
-              },
-            ],
+            topologySpreadConstraints: spreadOverZonesAndNodes(labels),
             terminationGracePeriodSeconds: 30,
             containers: [
               {

@@ -10,6 +10,7 @@ import type { IPodSecurityContext } from "kubernetes-models/v1/PodSecurityContex
 import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import type { ISecurityContext } from "kubernetes-models/v1/SecurityContext";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
+import type { ITopologySpreadConstraint } from "kubernetes-models/v1/TopologySpreadConstraint";
 import { K8S } from "../lib/k8s-names.ts";
 
 /** The non-root user and group every Plue container runs as. */
@@ -64,3 +65,24 @@ export const NOT_ON_SANDBOX_NODES: IAffinity = {
 
 /** Toleration of the taint GKE puts on gVisor nodes. */
 export const SANDBOX_TOLERATION: IToleration = { key: K8S.sandboxNodeLabel, operator: "Equal", value: "gvisor", effect: "NoSchedule" };
+
+/**
+ * Replicas spread over zones (strictly: one zone going down leaves the others serving) and, where
+ * it can, over nodes.
+ */
+export function spreadOverZonesAndNodes(matchLabels: Readonly<Record<string, string>>): ITopologySpreadConstraint[] {
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: "topology.kubernetes.io/zone",
+      whenUnsatisfiable: "DoNotSchedule",
+      labelSelector: { matchLabels: { ...matchLabels } },
+    },
+    {
+      maxSkew: 1,
+      topologyKey: "kubernetes.io/hostname",
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: { matchLabels: { ...matchLabels } },
+    },
+  ];
+}
