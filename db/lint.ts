@@ -400,30 +400,19 @@ function lex(file: string, sql: string): { findings: LintFinding[]; statements: 
         full += c;
         text += c;
         i++;
-      } else if (mode === "string") {
-        if (escapes && c === "\\") {
+      } else if (mode === "string" || mode === "identifier") {
+        // 'string' or "identifier": a doubled quote stands for itself; E'...' also takes \ escapes.
+        const quote = mode === "string" ? "'" : '"';
+        if (mode === "string" && escapes && c === "\\") {
           full += line.slice(i, i + 2);
           text += line.slice(i, i + 2);
           i += 2;
           continue;
         }
-        if (c === "'") {
-          if (line[i + 1] === "'") {
-            full += "''";
-            text += "''";
-            i += 2;
-            continue;
-          }
-          mode = "code";
-        }
-        full += c;
-        text += c;
-        i++;
-      } else if (mode === "identifier") {
-        if (c === '"') {
-          if (line[i + 1] === '"') {
-            full += '""';
-            text += '""';
+        if (c === quote) {
+          if (line[i + 1] === quote) {
+            full += quote + quote;
+            text += quote + quote;
             i += 2;
             continue;
           }
