@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";
 import { parseAllDocuments } from "yaml";
+import type { K8sObject } from "../../review/plan-model.ts";
 
 /** A synthesized cdk.tf.json, loosely typed for assertions. */
 export interface TfJson {
@@ -17,18 +18,8 @@ export interface TfJson {
   readonly [key: string]: unknown;
 }
 
-/** A Kubernetes object from a chart's YAML. */
-export interface K8sObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Record<string, string>;
-    readonly annotations?: Record<string, string>;
-  };
-  readonly [key: string]: unknown;
-}
+/** A Kubernetes object from a chart's YAML: the review's own type of it. */
+export type { K8sObject };
 
 /** Directory of the synthesized example plan. */
 export function planDir(): string {
