@@ -20,32 +20,18 @@ export interface ExpectedFlow extends MatrixCheck {
  */
 export function planEndpoints(config: PlueConfig): Record<string, Endpoint> {
   const sqlIp = config.network.privateServicesCidr.replace(/\.0\/\d+$/, ".5");
+  /** A sample pod of one of the platform's apps, with the labels its chart gives it. */
+  const pod = (namespace: string, app: string): Endpoint => ({
+    kind: "pod",
+    namespace,
+    labels: { "app.kubernetes.io/name": app, "app.kubernetes.io/part-of": config.name },
+  });
   return {
-    runner: {
-      kind: "pod",
-      namespace: K8S.namespaces.runners,
-      labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name },
-    },
-    "other-runner": {
-      kind: "pod",
-      namespace: K8S.namespaces.runners,
-      labels: { "app.kubernetes.io/name": K8S.apps.runner, "app.kubernetes.io/part-of": config.name },
-    },
-    api: {
-      kind: "pod",
-      namespace: K8S.namespaces.api,
-      labels: { "app.kubernetes.io/name": K8S.apps.api, "app.kubernetes.io/part-of": config.name },
-    },
-    "egress-gateway": {
-      kind: "pod",
-      namespace: K8S.namespaces.egress,
-      labels: { "app.kubernetes.io/name": K8S.apps.egressGateway, "app.kubernetes.io/part-of": config.name },
-    },
-    "schema-migrate": {
-      kind: "pod",
-      namespace: K8S.namespaces.api,
-      labels: { "app.kubernetes.io/name": K8S.apps.migrate, "app.kubernetes.io/part-of": config.name },
-    },
+    runner: pod(K8S.namespaces.runners, K8S.apps.runner),
+    "other-runner": pod(K8S.namespaces.runners, K8S.apps.runner),
+    api: pod(K8S.namespaces.api, K8S.apps.api),
+    "egress-gateway": pod(K8S.namespaces.egress, K8S.apps.egressGateway),
+    "schema-migrate": pod(K8S.namespaces.api, K8S.apps.migrate),
     "external-secrets": {
       kind: "pod",
       namespace: config.externalSecrets.namespace,
