@@ -4,7 +4,7 @@
  * @see https://developers.cloudflare.com/ssl/origin-configuration/authenticated-origin-pull/set-up/zone-level/
  */
 import { UsageError } from "./errors.ts";
-import { generateRsaKeyPair } from "./keys.ts";
+import { generateRsaKeyPair, type RsaKeyPair } from "./keys.ts";
 import { computeValidity, distinguishedName, signCertificate, type SignedCertificate } from "./certificate.ts";
 
 /** RSA sizes allowed for the CA key. */
@@ -50,15 +50,20 @@ export function createCa(options: CreateCaOptions): CertificateWithKey {
   if (!CA_KEY_BITS.some((b) => b === bits)) {
     throw new UsageError(`pki init-ca: '--bits' is not an allowed CA key size (got ${bits}). Use 3072 or 4096.`);
   }
-  const validity = computeValidity(options.now, options.validityDays);
-  const name = distinguishedName(options.commonName ?? `${options.organization} Origin Pull CA`, options.organization);
-  const keys = generateRsaKeyPair(bits);
+  return selfSignCa(generateRsaKeyPair(bits), options);
+}
 
+/**
+ * The self-signed CA certificate of {@link createCa} on a key pair that already exists (the
+ * tests sign many CAs with one key); `createCa` checks the key size.
+ */
+export function selfSignCa(keys: RsaKeyPair, options: Omit<CreateCaOptions, "bits">): CertificateWithKey {
+  const name = distinguishedName(options.commonName ?? `${options.organization} Origin Pull CA`, options.organization);
   const signed = signCertificate({
     publicKey: keys.publicKey,
     subject: name,
     issuer: name,
-    validity,
+    validity: computeValidity(options.now, options.validityDays),
     extensions: [
       { name: "basicConstraints", critical: true, cA: true, pathLenConstraint: 0 },
       { name: "keyUsage", critical: true, keyCertSign: true, cRLSign: true },

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CliIo, capture } from "../../app/cli/kit.ts";
 import { main } from "../../app/pki-command.ts";
-import type { CertificateWithKey } from "../../pki/ca.ts";
-import { computeValidity, distinguishedName, signCertificate } from "../../pki/certificate.ts";
+import { type CertificateWithKey, selfSignCa } from "../../pki/ca.ts";
 import { createOriginCsr } from "../../pki/csr.ts";
 import { issueClientCertificate } from "../../pki/issue.ts";
 import { encryptPrivateKeyPem, generateRsaKeyPair, rsaKeyPairFromPem, type RsaKeyPair } from "../../pki/keys.ts";
@@ -91,26 +90,13 @@ export { hasStackTrace } from "../support/launcher.ts";
 let sharedKey: RsaKeyPair | undefined;
 
 /**
- * A self-signed CA certificate with createCa's extensions, on one 2048-bit key shared by the
+ * A self-signed CA certificate made by createCa's selfSignCa, on one 2048-bit key shared by the
  * test file: for tests that need *a* CA at a given time, not a new 3072-bit key each
  * (generating one takes up to a second here). createCa itself is tested in certificates.test.ts.
  */
 export function testCa(options: { readonly organization: string; readonly validityDays: number; readonly now: Date }): CertificateWithKey {
   sharedKey ??= generateRsaKeyPair(2048);
-  const name = distinguishedName(`${options.organization} Origin Pull CA`, options.organization);
-  const signed = signCertificate({
-    publicKey: sharedKey.publicKey,
-    subject: name,
-    issuer: name,
-    validity: computeValidity(options.now, options.validityDays),
-    extensions: [
-      { name: "basicConstraints", critical: true, cA: true, pathLenConstraint: 0 },
-      { name: "keyUsage", critical: true, keyCertSign: true, cRLSign: true },
-      { name: "subjectKeyIdentifier" },
-    ],
-    signingKeyPem: sharedKey.privateKeyPem,
-  });
-  return { ...signed, keyPem: sharedKey.privateKeyPem };
+  return selfSignCa(sharedKey, options);
 }
 
 /**
