@@ -350,13 +350,14 @@ async function checkActive(ctx: Context, env: Environment, kind: "client" | "ca"
   }
   const { aopCertificateStatus } = await import("../pki/cloudflare.ts");
   const baseUrl = ctx.io.env[CLOUDFLARE_BASE_URL_ENV];
+  const certificatePem = readFileSync(certPath, "utf8");
   const status = await aopCertificateStatus({
     zoneId: env.config.edge.cloudflareZoneId,
     apiToken: token,
     ...(baseUrl === undefined || baseUrl === "" ? {} : { baseUrl }),
-    certificatePem: readFileSync(certPath, "utf8"),
+    certificatePem,
   });
-  const id = certificateId(readFileSync(certPath, "utf8"));
+  const id = certificateId(certificatePem);
   const what = `the next client certificate (${relative(ctx.io.cwd, certPath)}, id ${id})`;
   switch (status.status) {
     case "active":

@@ -43,7 +43,8 @@ function name(role: "CA" | "client", pem: string): string {
  * each AOP certificate's Terraform address (random per run, so beside the view, not in it).
  */
 function edgeView(): { view: Json; addresses: Record<string, string> } {
-  const config: PlueConfig = { ...exampleConfig(), pki: { ...exampleConfig().pki, publicDir: "public" } };
+  const example = exampleConfig();
+  const config: PlueConfig = { ...example, pki: { ...example.pki, publicDir: "public" } };
   const certs = loadPublicCerts(config, { repoRoot: store });
   name("CA", certs.caPem);
   if (certs.nextCaPem !== undefined) name("CA", certs.nextCaPem);
